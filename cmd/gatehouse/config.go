@@ -1,0 +1,201 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/token"
+)
+
+// config is the configuration of `gatehouse serve`. Every setting is an
+// environment variable and a flag of the same name; the flag wins.
+type config struct {
+	Addr               string
+	PublicURL          string
+	AppURL             string
+	Audience           string
+	DataDir            string
+	DatabaseURL        string
+	GitHubClientID     string
+	GitHubClientSecret string
+	GitHubRedirectURL  string
+	GitHubURL          string
+	GitHubAPIURL       string
+	DevLogin           string
+	AccessTokenTTL     time.Duration
+	JWTAlg             string
+	JWTSecret          string
+	InsecureAllowHTTP  bool
+	LogFormat          string
+
+	// Derived by check.
+	devLogin   bool
+	sqlitePath string
+	public     *url.URL
+}
+
+// setting describes one configuration setting.
+type setting struct {
+	env, flag, def, usage string
+	target                any
+}
+
+func (c *config) settings() []setting {
+	return []setting{
+		{"GATEHOUSE_ADDR", "addr", "localhost:8080", "address to listen on", &c.Addr},
+		{"GATEHOUSE_PUBLIC_URL", "public-url", "http://localhost:8080", "URL Gatehouse is reached at; the token issuer", &c.PublicURL},
+		{"GATEHOUSE_APP_URL", "app-url", "", "URL of the single-page app (default: the public URL)", &c.AppURL},
+		{"GATEHOUSE_AUDIENCE", "audience", "", "the \"aud\" of access tokens (default: the app URL)", &c.Audience},
+		{"GATEHOUSE_DATA_DIR", "data-dir", ".", "directory for the SQLite database", &c.DataDir},
+		{"GATEHOUSE_DATABASE_URL", "database-url", "", "SQLite file path (default: DATA_DIR/gatehouse.db)", &c.DatabaseURL},
+		{"GATEHOUSE_GITHUB_CLIENT_ID", "github-client-id", "", "GitHub OAuth app client id", &c.GitHubClientID},
+		{"GATEHOUSE_GITHUB_CLIENT_SECRET", "github-client-secret", "", "GitHub OAuth app client secret (prefer the environment variable)", &c.GitHubClientSecret},
+		{"GATEHOUSE_GITHUB_REDIRECT_URL", "github-redirect-url", "", "GitHub callback URL (default: APP_URL/auth/github)", &c.GitHubRedirectURL},
+		{"GATEHOUSE_GITHUB_URL", "github-url", "https://github.com", "GitHub web URL (GitHub Enterprise Server: https://HOST)", &c.GitHubURL},
+		{"GATEHOUSE_GITHUB_API_URL", "github-api-url", "https://api.github.com", "GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3)", &c.GitHubAPIURL},
+		{"GATEHOUSE_DEV_LOGIN", "dev-login", "", "enable the development login provider: true or false (default: on when no other provider is configured and the public URL is loopback)", &c.DevLogin},
+		{"GATEHOUSE_ACCESS_TOKEN_TTL", "access-token-ttl", "15m", "access token lifetime, 1m to 1h", &c.AccessTokenTTL},
+		{"GATEHOUSE_JWT_ALG", "jwt-alg", "", "signing algorithm: ES256 (default), EdDSA or RS256", &c.JWTAlg},
+		{"GATEHOUSE_JWT_SECRET", "jwt-secret", "", "opt-in HS256 shared secret, at least 32 random bytes (prefer the environment variable)", &c.JWTSecret},
+		{"GATEHOUSE_INSECURE_ALLOW_HTTP", "insecure-allow-http", "false", "allow plain-http public and app URLs on non-loopback hosts; MUST NOT be used in production", &c.InsecureAllowHTTP},
+		{"GATEHOUSE_LOG_FORMAT", "log-format", "text", "log format: text or json", &c.LogFormat},
+	}
+}
+
+// loadConfig reads the environment, then the flags in args, then checks the
+// result. Errors name the setting at fault.
+func loadConfig(args []string, getenv func(string) string, usage io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("gatehouse serve", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	for _, s := range c.settings() {
+		raw := s.def
+		if v := getenv(s.env); v != "" {
+			raw = v
+		}
+		usage := s.usage + " [$" + s.env + "]"
+		switch t := s.target.(type) {
+		case *string:
+			fs.StringVar(t, s.flag, raw, usage)
+		case *bool:
+			b, err := strconv.ParseBool(raw)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q is not true or false", s.env, raw)
+			}
+			fs.BoolVar(t, s.flag, b, usage)
+		case *time.Duration:
+			d, err := time.ParseDuration(raw)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q is not a duration such as 15m", s.env, raw)
+			}
+			fs.DurationVar(t, s.flag, d, usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.check()
+}
+
+// check validates the configuration and derives the rest, so that bad
+// settings stop the server at startup rather than failing requests later.
+func (c *config) check() error {
+	var err error
+	if c.public, err = server.ParseBaseURL("GATEHOUSE_PUBLIC_URL", c.PublicURL, c.InsecureAllowHTTP); err != nil {
+		return err
+	}
+	if c.public.Path != "" {
+		return fmt.Errorf("GATEHOUSE_PUBLIC_URL %q must not have a path", c.PublicURL)
+	}
+	if c.AppURL != "" {
+		if _, err := server.ParseBaseURL("GATEHOUSE_APP_URL", c.AppURL, c.InsecureAllowHTTP); err != nil {
+			return err
+		}
+	}
+	if c.Audience != "" && strings.TrimSpace(c.Audience) != c.Audience {
+		return errors.New("GATEHOUSE_AUDIENCE must not have surrounding spaces")
+	}
+	switch {
+	case c.GitHubClientID != "" && c.GitHubClientSecret == "":
+		return errors.New("GATEHOUSE_GITHUB_CLIENT_SECRET is required when GATEHOUSE_GITHUB_CLIENT_ID is set")
+	case c.GitHubClientID == "" && c.GitHubClientSecret != "":
+		return errors.New("GATEHOUSE_GITHUB_CLIENT_ID is required when GATEHOUSE_GITHUB_CLIENT_SECRET is set")
+	}
+	if c.GitHubRedirectURL != "" {
+		if _, err := server.ParseBaseURL("GATEHOUSE_GITHUB_REDIRECT_URL", c.GitHubRedirectURL, c.InsecureAllowHTTP); err != nil {
+			return err
+		}
+	}
+	for name, v := range map[string]string{"GATEHOUSE_GITHUB_URL": c.GitHubURL, "GATEHOUSE_GITHUB_API_URL": c.GitHubAPIURL} {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("%s %q is not an http(s) URL", name, v)
+		}
+	}
+
+	loopback := server.IsLoopback(c.public)
+	switch c.DevLogin {
+	case "":
+		c.devLogin = c.GitHubClientID == "" && loopback
+	default:
+		if c.devLogin, err = strconv.ParseBool(c.DevLogin); err != nil {
+			return fmt.Errorf("GATEHOUSE_DEV_LOGIN: %q is not true or false", c.DevLogin)
+		}
+		if c.devLogin && !loopback {
+			return fmt.Errorf("GATEHOUSE_DEV_LOGIN: the development login lets anyone sign in as anyone; it cannot be enabled with the non-loopback public URL %s", c.PublicURL)
+		}
+	}
+	if !c.devLogin && c.GitHubClientID == "" {
+		return errors.New("no login provider is configured: set GATEHOUSE_GITHUB_CLIENT_ID and GATEHOUSE_GITHUB_CLIENT_SECRET, or GATEHOUSE_DEV_LOGIN=true on a loopback public URL")
+	}
+
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > server.MaxAccessTokenTTL {
+		return fmt.Errorf("GATEHOUSE_ACCESS_TOKEN_TTL: %s is outside 1m to %s", c.AccessTokenTTL, server.MaxAccessTokenTTL)
+	}
+	switch c.JWTAlg {
+	case "", token.ES256, token.EdDSA, token.RS256:
+	case token.HS256:
+		if c.JWTSecret == "" {
+			return errors.New("GATEHOUSE_JWT_ALG: HS256 needs GATEHOUSE_JWT_SECRET")
+		}
+	default:
+		return fmt.Errorf("GATEHOUSE_JWT_ALG: %q is not ES256, EdDSA or RS256", c.JWTAlg)
+	}
+	if c.JWTSecret != "" {
+		if c.JWTAlg != "" && c.JWTAlg != token.HS256 {
+			return fmt.Errorf("GATEHOUSE_JWT_SECRET selects HS256, which conflicts with GATEHOUSE_JWT_ALG=%s", c.JWTAlg)
+		}
+		if err := token.CheckHMACSecret([]byte(c.JWTSecret)); err != nil {
+			return fmt.Errorf("GATEHOUSE_JWT_SECRET: %w", err)
+		}
+	}
+
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		return errors.New("GATEHOUSE_DATABASE_URL: PostgreSQL is not supported by this version yet; leave it unset for SQLite")
+	case c.DatabaseURL == "":
+		c.sqlitePath = filepath.Join(c.DataDir, "gatehouse.db")
+	default:
+		c.sqlitePath = strings.TrimPrefix(strings.TrimPrefix(c.DatabaseURL, "sqlite://"), "sqlite:")
+		if strings.Contains(c.sqlitePath, "://") || c.sqlitePath == "" {
+			return fmt.Errorf("GATEHOUSE_DATABASE_URL: %q is neither an SQLite file path nor a supported database URL", c.DatabaseURL)
+		}
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("GATEHOUSE_LOG_FORMAT: %q is not text or json", c.LogFormat)
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+// Command gatehouse runs the Gatehouse authentication server.
+//
+//	gatehouse serve [flags]
+//
+// With no configuration at all it serves on http://localhost:8080 from an
+// SQLite file in the working directory, with the development login provider
+// and the demo page. See the README for every setting.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse/gatehouse/demo"
+	"github.com/gatehouse/gatehouse/devlogin"
+	"github.com/gatehouse/gatehouse/github"
+	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/sqlite"
+)
+
+const usage = `usage: gatehouse <command> [flags]
+
+commands:
+  serve     run the server (gatehouse serve -h lists its settings)
+  version   print the version
+`
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	default:
+		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := loadConfig(args[1:], getenv, stderr)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("GATEHOUSE_ADDR: %w", err)
+		}
+		return serve(ctx, cfg, ln, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "gatehouse", version)
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+// serve runs Gatehouse on ln until ctx is done.
+func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) error {
+	defer ln.Close()
+	var handler slog.Handler = slog.NewTextHandler(logOut, nil)
+	if cfg.LogFormat == "json" {
+		handler = slog.NewJSONHandler(logOut, nil)
+	}
+	log := slog.New(handler)
+
+	if err := os.MkdirAll(filepath.Dir(cfg.sqlitePath), 0o700); err != nil {
+		return fmt.Errorf("GATEHOUSE_DATA_DIR: %w", err)
+	}
+	store, err := sqlite.Open(ctx, cfg.sqlitePath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	appURL := cfg.AppURL
+	if appURL == "" {
+		appURL = cfg.public.String()
+	}
+	mux := http.NewServeMux()
+	var providers []server.Provider
+	if cfg.GitHubClientID != "" {
+		gh, err := github.New(github.Config{
+			ClientID:     cfg.GitHubClientID,
+			ClientSecret: cfg.GitHubClientSecret,
+			URL:          cfg.GitHubURL,
+			APIURL:       cfg.GitHubAPIURL,
+		})
+		if err != nil {
+			return err
+		}
+		providers = append(providers, server.Provider{Name: "github", DisplayName: "GitHub", RedirectURL: cfg.GitHubRedirectURL, Provider: gh})
+	}
+	if cfg.devLogin {
+		redirect := appURL + "/auth/dev"
+		dev, err := devlogin.New(devlogin.Config{
+			PublicURL:      cfg.public.String(),
+			BackchannelURL: backchannelURL(ln.Addr()),
+			RedirectURI:    redirect,
+		})
+		if err != nil {
+			return err
+		}
+		p, err := dev.Provider()
+		if err != nil {
+			return err
+		}
+		providers = append(providers, server.Provider{Name: "dev", DisplayName: "Development login", RedirectURL: redirect, Provider: p})
+		mux.Handle(devlogin.Prefix+"/", dev)
+		log.Warn("the development login provider is enabled: anyone who can reach it can sign in as anyone")
+	}
+
+	var secret []byte
+	if cfg.JWTSecret != "" {
+		secret = []byte(cfg.JWTSecret)
+	}
+	api, err := server.New(ctx, server.Config{
+		PublicURL:         cfg.public.String(),
+		AppURL:            appURL,
+		Audience:          cfg.Audience,
+		Store:             store,
+		Providers:         providers,
+		AccessTokenTTL:    cfg.AccessTokenTTL,
+		Algorithm:         cfg.JWTAlg,
+		HMACSecret:        secret,
+		Logger:            log,
+		InsecureAllowHTTP: cfg.InsecureAllowHTTP,
+	})
+	if err != nil {
+		return err
+	}
+	page := demo.Handler()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /auth/{provider}", page)
+	// More specific than the page's redirect route above.
+	mux.Handle("GET /auth/providers", api)
+	mux.Handle("GET "+demo.AssetPrefix, page)
+	mux.Handle("/", api)
+
+	srv := &http.Server{
+		Handler:           accessLog(log, mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("gatehouse is listening", "addr", ln.Addr().String(), "public_url", cfg.public.String(),
+		"database", cfg.sqlitePath, "version", version)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log.Info("shutting down")
+	return srv.Shutdown(shutdown)
+}
+
+// backchannelURL is the address Gatehouse calls its own development login
+// server at: the listener itself, whatever the public URL says.
+func backchannelURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog logs one line per request: method, path, status and duration.
+// The query string is never logged: it is where codes and misplaced tokens
+// travel.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"duration_ms", time.Since(start).Milliseconds(), "ip", host)
+	})
+}

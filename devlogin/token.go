@@ -1,0 +1,76 @@
+package devlogin
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func oauthError(w http.ResponseWriter, status int, code string) {
+	writeJSON(w, status, map[string]string{"error": code})
+}
+
+// handleToken exchanges a code for an access token (RFC 6749 §4.1.3 with
+// RFC 7636): the client must authenticate, repeat the redirect_uri and
+// present the PKCE verifier. A code works once.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodySize)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request")
+		return
+	}
+	f := r.PostForm
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id, secret = f.Get("client_id"), f.Get("client_secret")
+	}
+	if !equal(id, s.clientID) || !equal(secret, s.clientSecret) {
+		oauthError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	if f.Get("grant_type") != "authorization_code" {
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type")
+		return
+	}
+	now := s.now()
+	s.mu.Lock()
+	g, ok := s.codes[f.Get("code")]
+	delete(s.codes, f.Get("code"))
+	s.mu.Unlock()
+	if !ok || now.After(g.expires) || f.Get("redirect_uri") != s.cfg.RedirectURI || !equal(s256(f.Get("code_verifier")), g.challenge) {
+		oauthError(w, http.StatusBadRequest, "invalid_grant")
+		return
+	}
+	tok := randomString()
+	s.mu.Lock()
+	s.sweep(now)
+	s.tokens[tok] = &grant{user: g.user, expires: now.Add(tokenTTL)}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": tok,
+		"token_type":   "Bearer",
+		"expires_in":   int(tokenTTL.Seconds()),
+		"scope":        "profile email",
+	})
+}
+
+// handleUserinfo answers the profile of the access token's user.
+func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
+	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	s.mu.Lock()
+	g, ok := s.tokens[tok]
+	s.mu.Unlock()
+	if !strings.EqualFold(scheme, "Bearer") || !ok || s.now().After(g.expires) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		oauthError(w, http.StatusUnauthorized, "invalid_token")
+		return
+	}
+	writeJSON(w, http.StatusOK, g.user)
+}

@@ -1,0 +1,66 @@
+package gatehouse
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Error codes. Most are sent to clients as the "error" member of a JSON
+// error body; the server package maps each to an HTTP status, and maps the
+// internal ones (EUpstream, EUpstreamTimeout, EInternal) to a public code.
+const (
+	EInvalidRequest       = "invalid_request"
+	EInvalidState         = "invalid_state"
+	EInvalidGrant         = "invalid_grant"
+	EAccessDenied         = "access_denied"
+	EUnsupportedProvider  = "unsupported_provider"
+	EUnauthorized         = "unauthorized"
+	EInvalidToken         = "invalid_token"
+	ENotFound             = "not_found"
+	EMethodNotAllowed     = "method_not_allowed"
+	EUnsupportedMediaType = "unsupported_media_type"
+	ERequestTooLarge      = "request_too_large"
+	EUnavailable          = "temporarily_unavailable"
+	EUpstream             = "upstream_error"
+	EUpstreamTimeout      = "upstream_timeout"
+	EInternal             = "server_error"
+)
+
+// Error is an error with a code from the list above and a message that is
+// safe to show to the client. Err, if set, is the underlying cause: it is
+// logged for the operator and never sent to the client.
+type Error struct {
+	Code    string
+	Message string
+	// RetryAfter, if positive, is how long a client should wait before
+	// trying again.
+	RetryAfter time.Duration
+	Err        error
+}
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("gatehouse: %s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("gatehouse: %s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorCode returns the code of the first *Error in err's chain, or
+// EInternal for any other non-nil error.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Code
+	}
+	return EInternal
+}

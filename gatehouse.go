@@ -1,0 +1,92 @@
+// Package gatehouse holds the domain types shared by every part of Gatehouse:
+// users and their provider identities, the login state that binds an
+// authorization-code flow to one browser, signing keys, the error codes the
+// HTTP API speaks, and the two interfaces everything else plugs into,
+// [Store] and [Provider].
+//
+// The package imports only the standard library. Adapters live in
+// subpackages named after what they adapt (sqlite, github, devlogin), the HTTP
+// layer lives in server, access tokens in token, and the wiring of the
+// gatehouse binary in cmd/gatehouse.
+package gatehouse
+
+import (
+	"time"
+)
+
+// Profile is what a provider tells us about a person. Every field but
+// EmailVerified may be unknown, which is a nil pointer and null in JSON:
+// GitHub, for one, answers null for the name, email, company and location of
+// many accounts.
+type Profile struct {
+	Login    *string `json:"login"`
+	Name     *string `json:"name"`
+	Company  *string `json:"company"`
+	Location *string `json:"location"`
+	Email    *string `json:"email"`
+	Picture  *string `json:"picture"`
+
+	// EmailVerified reports whether the provider vouched that Email belongs
+	// to the person. For GitHub it is true only for the primary, verified
+	// address; the public profile email never counts.
+	EmailVerified bool `json:"email_verified"`
+}
+
+// User is a Gatehouse account. Its ID is ours, never a provider's subject,
+// and it is a string so that JavaScript clients do not round it.
+type User struct {
+	ID string `json:"id"`
+	Profile
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Identity links a User to one account at one provider. It is keyed by
+// (Provider, Subject), where Subject is the provider's immutable account id
+// (GitHub's numeric id as a decimal string, an OpenID Connect "sub"), never a
+// login name or an email address, which their owners can change.
+type Identity struct {
+	Provider string
+	Subject  string
+	UserID   string
+	Profile
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// LoginState is the server-side record of one login that has been started
+// but not finished. It is created when the login URL is handed out and
+// consumed, at most once, when the browser comes back with the code.
+//
+// Neither the state nor the browser binding is stored in the clear: both are
+// kept as SHA-256 hashes, so a copy of the database cannot be used to finish
+// somebody's login.
+type LoginState struct {
+	// StateHash is the hash of the state parameter sent to the provider.
+	StateHash string
+	// BindingHash is the hash of the secret kept in the browser's HttpOnly
+	// login cookie.
+	BindingHash string
+	// Provider is the name of the provider the login was started for.
+	Provider string
+	// RedirectURI is the exact redirect_uri sent to the provider, which the
+	// code exchange must repeat byte for byte.
+	RedirectURI string
+	// CodeVerifier is the PKCE verifier whose S256 challenge was sent.
+	CodeVerifier string
+	// Nonce is the OpenID Connect nonce sent with the request.
+	Nonce     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// SigningKey is a key Gatehouse signs access tokens with, as stored.
+type SigningKey struct {
+	// ID is the key's "kid".
+	ID string
+	// Algorithm is the one JWS algorithm this key is used with.
+	Algorithm string
+	// PrivateKey is the PKCS #8 DER encoding of the private key.
+	PrivateKey []byte
+	CreatedAt  time.Time
+}

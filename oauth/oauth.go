@@ -1,0 +1,213 @@
+// Package oauth is the engine behind Gatehouse's OAuth 2.0 providers. A
+// provider is mostly data: the endpoints and client credentials of an
+// authorization server, and a function that turns the provider's access
+// token into a gatehouse.Identity. Provider adds what every such provider
+// needs and golang.org/x/oauth2 leaves to its caller: PKCE S256 on every
+// login, an explicit client authentication style (so a failed exchange is
+// never retried with the same code), a JSON-only token endpoint, a timeout
+// and a response size limit on every call, and the mapping of provider
+// failures to gatehouse error codes.
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"golang.org/x/oauth2"
+)
+
+// DefaultTimeout bounds each call to a provider when the Provider has no
+// HTTPClient of its own.
+const DefaultTimeout = 10 * time.Second
+
+// Provider is a gatehouse.Provider for an OAuth 2.0 authorization server.
+type Provider struct {
+	ClientID     string
+	ClientSecret string
+	// Endpoint holds the authorization and token URLs. Its AuthStyle must
+	// be AuthStyleInParams or AuthStyleInHeader: auto-detection would send
+	// the code twice when the first attempt fails.
+	Endpoint oauth2.Endpoint
+	Scopes   []string
+	// HTTPClient makes every call to the provider. Nil means a client from
+	// NewHTTPClient(DefaultTimeout).
+	HTTPClient *http.Client
+	// Identity reads the identity of the person with the provider's access
+	// token, using client for its requests (see GetJSON).
+	Identity func(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error)
+
+	tokenClient *http.Client
+	client      *http.Client
+}
+
+// NewHTTPClient returns an HTTP client for provider calls: each request is
+// bounded by timeout, redirects are not followed, and response headers are
+// capped.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxResponseHeaderBytes = 64 << 10
+	t.ResponseHeaderTimeout = timeout
+	return &http.Client{
+		Transport: t,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// Init checks the provider's fields and prepares its HTTP clients. Call it
+// once before use.
+func (p *Provider) Init() error {
+	switch {
+	case p.ClientID == "":
+		return errors.New("oauth: missing client id")
+	case p.ClientSecret == "":
+		return errors.New("oauth: missing client secret")
+	case p.Endpoint.AuthURL == "" || p.Endpoint.TokenURL == "":
+		return errors.New("oauth: missing endpoint")
+	case p.Endpoint.AuthStyle == oauth2.AuthStyleAutoDetect:
+		return errors.New("oauth: the endpoint must name its AuthStyle")
+	case p.Identity == nil:
+		return errors.New("oauth: missing Identity function")
+	}
+	p.client = p.HTTPClient
+	if p.client == nil {
+		p.client = NewHTTPClient(DefaultTimeout)
+	}
+	tc := *p.client
+	base := tc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	tc.Transport = jsonOnly{base}
+	p.tokenClient = &tc
+	return nil
+}
+
+func (p *Provider) config() *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     p.ClientID,
+		ClientSecret: p.ClientSecret,
+		Endpoint:     p.Endpoint,
+		Scopes:       p.Scopes,
+	}
+}
+
+// AuthCodeURL returns the authorization URL for one login, with state, the
+// exact redirect_uri, the scopes and the S256 challenge of the verifier.
+func (p *Provider) AuthCodeURL(ap gatehouse.AuthParams) string {
+	return p.config().AuthCodeURL(ap.State,
+		oauth2.SetAuthURLParam("redirect_uri", ap.RedirectURI),
+		oauth2.S256ChallengeOption(ap.CodeVerifier))
+}
+
+// Exchange trades code for a provider access token, sending the verifier
+// and redirect_uri, and reads the identity with it. The provider token is
+// used for this login only and not kept.
+func (p *Provider) Exchange(ctx context.Context, code string, ap gatehouse.AuthParams) (*gatehouse.Identity, error) {
+	tok, err := p.config().Exchange(context.WithValue(ctx, oauth2.HTTPClient, p.tokenClient), code,
+		oauth2.SetAuthURLParam("redirect_uri", ap.RedirectURI),
+		oauth2.VerifierOption(ap.CodeVerifier))
+	if err != nil {
+		return nil, exchangeError(err)
+	}
+	if !strings.EqualFold(tok.TokenType, "bearer") {
+		return nil, &gatehouse.Error{Code: gatehouse.EUpstream, Message: "the provider answered with an unusable token",
+			Err: fmt.Errorf("token_type %q is not bearer", Printable(tok.TokenType))}
+	}
+	ident, err := p.Identity(ctx, p.client, tok)
+	if err != nil {
+		return nil, err
+	}
+	if ident.Subject == "" {
+		return nil, &gatehouse.Error{Code: gatehouse.EUpstream, Message: "the provider did not identify the user",
+			Err: errors.New("empty subject")}
+	}
+	return ident, nil
+}
+
+// exchangeError maps a failed token request to a gatehouse error. The
+// provider's answer is reduced to its error code: RetrieveError.Error()
+// would carry the whole response body into our logs.
+func exchangeError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		cause := fmt.Errorf("token endpoint answered HTTP %d, error %q", status, Printable(re.ErrorCode))
+		switch re.ErrorCode {
+		case "bad_verification_code", "invalid_grant":
+			return &gatehouse.Error{Code: gatehouse.EInvalidGrant, Message: "the authorization code is invalid, expired or already used", Err: cause}
+		case "unverified_user_email":
+			return &gatehouse.Error{Code: gatehouse.EAccessDenied, Message: "verify your primary email at the provider", Err: cause}
+		case "access_denied":
+			return &gatehouse.Error{Code: gatehouse.EAccessDenied, Message: "the provider denied access", Err: cause}
+		case "temporarily_unavailable":
+			return &gatehouse.Error{Code: gatehouse.EUnavailable, Message: "the provider is temporarily unavailable", Err: cause}
+		}
+		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+			return &gatehouse.Error{Code: gatehouse.EUnavailable, Message: "the provider is temporarily unavailable",
+				RetryAfter: retryAfter(re.Response.Header, time.Now()), Err: cause}
+		}
+		return &gatehouse.Error{Code: gatehouse.EUpstream, Message: "the provider refused the token request", Err: cause}
+	}
+	return transportError("token request", err)
+}
+
+// transportError classifies an error from an HTTP round trip.
+func transportError(what string, err error) error {
+	if isTimeout(err) {
+		return &gatehouse.Error{Code: gatehouse.EUpstreamTimeout, Message: "the provider did not answer in time",
+			Err: fmt.Errorf("%s: %w", what, err)}
+	}
+	return &gatehouse.Error{Code: gatehouse.EUpstream, Message: "the provider could not be reached or answered badly",
+		Err: fmt.Errorf("%s: %w", what, err)}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// Printable returns s cut to 64 bytes of printable ASCII, for logging a
+// value a remote server chose.
+func Printable(s string) string {
+	b := make([]byte, 0, min(len(s), 64))
+	for i := 0; i < len(s) && len(b) < 64; i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// jsonOnly asks the token endpoint for JSON and refuses any other answer.
+// GitHub answers form-encoded unless asked, and a token endpoint that
+// ignores the request for JSON is not behaving as documented.
+type jsonOnly struct{ base http.RoundTripper }
+
+func (j jsonOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Accept", "application/json")
+	resp, err := j.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if !isJSON(resp.Header.Get("Content-Type")) {
+		resp.Body.Close()
+		return nil, fmt.Errorf("token endpoint answered HTTP %d with content type %q, not JSON",
+			resp.StatusCode, Printable(resp.Header.Get("Content-Type")))
+	}
+	return resp, nil
+}

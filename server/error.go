@@ -1,0 +1,104 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// eProviderDenied is the code for a denial the provider sent back through
+// the browser (the user clicked "Cancel"): a 400, unlike EAccessDenied,
+// which is our own refusal.
+const eProviderDenied = "provider_denied"
+
+// errorCodes is the one table from error code to HTTP status and to the code
+// clients see. Internal codes map to public ones here and nowhere else.
+var errorCodes = map[string]struct {
+	status int
+	public string
+}{
+	gatehouse.EInvalidRequest:       {http.StatusBadRequest, gatehouse.EInvalidRequest},
+	gatehouse.EInvalidState:         {http.StatusBadRequest, gatehouse.EInvalidState},
+	gatehouse.EInvalidGrant:         {http.StatusBadRequest, gatehouse.EInvalidGrant},
+	eProviderDenied:                 {http.StatusBadRequest, gatehouse.EAccessDenied},
+	gatehouse.EAccessDenied:         {http.StatusForbidden, gatehouse.EAccessDenied},
+	gatehouse.EUnauthorized:         {http.StatusUnauthorized, gatehouse.EUnauthorized},
+	gatehouse.EInvalidToken:         {http.StatusUnauthorized, gatehouse.EInvalidToken},
+	gatehouse.EUnsupportedProvider:  {http.StatusNotFound, gatehouse.EUnsupportedProvider},
+	gatehouse.ENotFound:             {http.StatusNotFound, gatehouse.ENotFound},
+	gatehouse.EMethodNotAllowed:     {http.StatusMethodNotAllowed, gatehouse.EMethodNotAllowed},
+	gatehouse.ERequestTooLarge:      {http.StatusRequestEntityTooLarge, gatehouse.ERequestTooLarge},
+	gatehouse.EUnsupportedMediaType: {http.StatusUnsupportedMediaType, gatehouse.EUnsupportedMediaType},
+	gatehouse.EUpstream:             {http.StatusBadGateway, gatehouse.EInternal},
+	gatehouse.EUnavailable:          {http.StatusServiceUnavailable, gatehouse.EUnavailable},
+	gatehouse.EUpstreamTimeout:      {http.StatusGatewayTimeout, gatehouse.EUnavailable},
+	gatehouse.EInternal:             {http.StatusInternalServerError, gatehouse.EInternal},
+}
+
+// defaultRetryAfter is sent with a 503 when the cause names no delay.
+const defaultRetryAfter = 5
+
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// renderError writes err as the standard JSON error body. Only an *Error's
+// code and message reach the client; its cause, and any other error, is
+// logged for the operator.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	e, ok := errors.AsType[*gatehouse.Error](err)
+	switch {
+	case ok:
+	case errors.Is(err, gatehouse.ErrUnavailable):
+		e = &gatehouse.Error{Code: gatehouse.EUnavailable, Message: "the database is temporarily unavailable; try again", Err: err}
+	default:
+		e = &gatehouse.Error{Code: gatehouse.EInternal, Message: "internal error", Err: err}
+	}
+	c, known := errorCodes[e.Code]
+	if !known {
+		c = errorCodes[gatehouse.EInternal]
+	}
+	if c.status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
+			"status", c.status, "code", e.Code, "err", causeOf(e))
+	}
+	switch c.status {
+	case http.StatusUnauthorized:
+		if e.Code == gatehouse.EInvalidToken {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		} else {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+		}
+	case http.StatusServiceUnavailable:
+		secs := int(e.RetryAfter.Seconds())
+		if secs <= 0 {
+			secs = defaultRetryAfter
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	writeJSON(w, c.status, errorBody{Error: c.public, Description: e.Message})
+}
+
+func causeOf(e *gatehouse.Error) slog.Value {
+	if e.Err == nil {
+		return slog.StringValue(e.Message)
+	}
+	return slog.StringValue(e.Err.Error())
+}
+
+// writeJSON writes v as the JSON response body with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"server_error","error_description":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,363 @@
+// Package server is Gatehouse's HTTP API: login through a provider, access
+// tokens, GET /me, the JWKS, health checks, and the middleware that guards
+// an application's private routes. It is a thin layer: it decodes requests,
+// calls the providers, the store and the token issuer, and encodes answers,
+// rendering every error through one table (error.go).
+//
+// A Server is an http.Handler. The gatehouse binary serves it at the root of
+// its own listener; an existing application mounts it into its mux (see the
+// package example).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/token"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultAccessTokenTTL = 15 * time.Minute
+	DefaultAlgorithm      = token.ES256
+	// MaxAccessTokenTTL is the longest access token lifetime allowed.
+	MaxAccessTokenTTL = time.Hour
+	// LoginTTL is how long a started login stays usable.
+	LoginTTL = 10 * time.Minute
+	// Leeway is the clock skew allowed when verifying access tokens.
+	Leeway = 30 * time.Second
+	// ExchangeTimeout bounds the whole code exchange with a provider.
+	ExchangeTimeout = 25 * time.Second
+)
+
+// Provider is a provider as registered with a Server.
+type Provider struct {
+	// Name is the provider's URL segment (/auth/{Name}/login) and the
+	// provider part of its identities' key: lower-case letters, digits and
+	// hyphens.
+	Name string
+	// DisplayName is shown on login buttons; it defaults to Name.
+	DisplayName string
+	// RedirectURL is the exact redirect_uri registered with the provider;
+	// it defaults to {AppURL}/auth/{Name}.
+	RedirectURL string
+	gatehouse.Provider
+}
+
+// Config configures a Server.
+type Config struct {
+	// PublicURL is where Gatehouse is reached, and the "iss" of its tokens.
+	// It must be https, or http on a loopback host for development.
+	PublicURL string
+	// AppURL is the single-page app's URL; it defaults to PublicURL. Its
+	// origin may call the API from the browser (CORS), and provider
+	// redirects go to {AppURL}/auth/{provider}.
+	AppURL string
+	// Audience is the "aud" of access tokens; it defaults to AppURL.
+	Audience string
+	Store    gatehouse.Store
+	// Providers are the providers users can log in with, in display order.
+	Providers []Provider
+	// AccessTokenTTL defaults to DefaultAccessTokenTTL.
+	AccessTokenTTL time.Duration
+	// Algorithm signs access tokens: ES256 (default), EdDSA or RS256. A key
+	// is generated and stored on first use.
+	Algorithm string
+	// HMACSecret, if set, makes Gatehouse sign with HS256 and this secret
+	// instead, for applications migrating from a shared secret. Every
+	// verifier then needs the secret, and can mint tokens with it.
+	HMACSecret []byte
+	// Logger receives request errors and audit events; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// InsecureAllowHTTP allows a plain-http PublicURL or AppURL on a
+	// non-loopback host. Cookies then travel unencrypted: it MUST NOT be
+	// used in production.
+	InsecureAllowHTTP bool
+}
+
+// Server serves the Gatehouse HTTP API.
+type Server struct {
+	store     gatehouse.Store
+	log       *slog.Logger
+	now       func() time.Time
+	issuer    *token.Issuer
+	verifier  *token.Verifier
+	keys      *token.KeySet
+	providers map[string]*Provider
+	listing   []providerInfo
+
+	publicURL   string
+	publicOrig  string
+	appOrigin   string
+	https       bool
+	loginCookie string
+
+	handler http.Handler
+	lastGC  atomic.Int64
+}
+
+type providerInfo struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+}
+
+var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+// New checks cfg, loads (or creates, on first start) the signing keys from
+// the store, and returns a Server.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: Config.Store is required")
+	}
+	pub, err := ParseBaseURL("PublicURL", cfg.PublicURL, cfg.InsecureAllowHTTP)
+	if err != nil {
+		return nil, err
+	}
+	if pub.Path != "" {
+		return nil, fmt.Errorf("server: PublicURL %q must not have a path", cfg.PublicURL)
+	}
+	if cfg.AppURL == "" {
+		cfg.AppURL = cfg.PublicURL
+	}
+	app, err := ParseBaseURL("AppURL", cfg.AppURL, cfg.InsecureAllowHTTP)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = app.String()
+	}
+	if cfg.AccessTokenTTL == 0 {
+		cfg.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if cfg.AccessTokenTTL < time.Minute || cfg.AccessTokenTTL > MaxAccessTokenTTL {
+		return nil, fmt.Errorf("server: the access token TTL must be between 1m and %s, got %s", MaxAccessTokenTTL, cfg.AccessTokenTTL)
+	}
+	s := &Server{
+		store:      cfg.Store,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		providers:  map[string]*Provider{},
+		listing:    []providerInfo{},
+		publicURL:  pub.String(),
+		publicOrig: origin(pub),
+		appOrigin:  origin(app),
+		https:      pub.Scheme == "https",
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.loginCookie = "gatehouse_login"
+	if s.https {
+		s.loginCookie = "__Host-gatehouse_login"
+	}
+	for i := range cfg.Providers {
+		p := cfg.Providers[i]
+		if !providerName.MatchString(p.Name) {
+			return nil, fmt.Errorf("server: provider name %q must be lower-case letters, digits and hyphens", p.Name)
+		}
+		if p.Provider == nil {
+			return nil, fmt.Errorf("server: provider %q has no implementation", p.Name)
+		}
+		if _, dup := s.providers[p.Name]; dup {
+			return nil, fmt.Errorf("server: provider %q registered twice", p.Name)
+		}
+		if p.DisplayName == "" {
+			p.DisplayName = p.Name
+		}
+		if p.RedirectURL == "" {
+			p.RedirectURL = strings.TrimSuffix(app.String(), "/") + "/auth/" + p.Name
+		}
+		if _, err := ParseBaseURL("provider "+p.Name+" redirect URL", p.RedirectURL, cfg.InsecureAllowHTTP); err != nil {
+			return nil, err
+		}
+		s.providers[p.Name] = &p
+		s.listing = append(s.listing, providerInfo{Name: p.Name, DisplayName: p.DisplayName})
+	}
+
+	if s.keys, err = loadKeys(ctx, cfg, s.now()); err != nil {
+		return nil, err
+	}
+	s.issuer = &token.Issuer{Issuer: s.publicURL, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL, Keys: s.keys, Now: s.now}
+	s.verifier = &token.Verifier{Issuer: s.publicURL, Audience: cfg.Audience, Keys: s.keys,
+		Leeway: Leeway, MaxTTL: cfg.AccessTokenTTL, Now: s.now}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ParseBaseURL parses an absolute http(s) URL with no query, fragment or
+// user info, and returns it without a trailing slash. Plain http is allowed
+// only on a loopback host, unless insecure is set. name is used in errors.
+func ParseBaseURL(name, raw string, insecure bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return nil, fmt.Errorf("%s %q is not an absolute URL", name, raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.ForceQuery {
+		return nil, fmt.Errorf("%s %q must not have a query, fragment or user info", name, raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopback(u) && !insecure {
+			return nil, fmt.Errorf("%s %q uses plain http on a non-loopback host; use https", name, raw)
+		}
+	default:
+		return nil, fmt.Errorf("%s %q must be an http or https URL", name, raw)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// IsLoopback reports whether u's host is localhost or a loopback address.
+func IsLoopback(u *url.URL) bool {
+	h := u.Hostname()
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
+// loadKeys returns the key set: the HMAC secret if one is configured, or
+// else the stored keys, creating a key for the configured algorithm if there
+// is none. The check-and-create runs in one store transaction, so nodes
+// starting together agree on one key.
+func loadKeys(ctx context.Context, cfg Config, now time.Time) (*token.KeySet, error) {
+	if len(cfg.HMACSecret) > 0 {
+		if cfg.Algorithm != "" && cfg.Algorithm != token.HS256 {
+			return nil, fmt.Errorf("server: an HMAC secret signs with HS256; it cannot be combined with algorithm %s", cfg.Algorithm)
+		}
+		k, err := token.NewHMACKey(cfg.HMACSecret)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		return token.NewKeySet(k)
+	}
+	alg := cfg.Algorithm
+	if alg == "" {
+		alg = DefaultAlgorithm
+	}
+	switch alg {
+	case token.ES256, token.EdDSA, token.RS256:
+	default:
+		return nil, fmt.Errorf("server: unsupported signing algorithm %q (use ES256, EdDSA or RS256)", alg)
+	}
+	hasAlg := func(keys []*gatehouse.SigningKey) bool {
+		for _, k := range keys {
+			if k.Algorithm == alg {
+				return true
+			}
+		}
+		return false
+	}
+	stored, err := cfg.Store.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server: loading signing keys: %w", err)
+	}
+	if !hasAlg(stored) {
+		stored, err = cfg.Store.UpdateSigningKeys(ctx, func(keys []*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) {
+			if hasAlg(keys) {
+				return keys, nil
+			}
+			k, err := token.GenerateKey(alg, now)
+			if err != nil {
+				return nil, err
+			}
+			return append(keys, k), nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("server: creating a signing key: %w", err)
+		}
+	}
+	// The newest key of the configured algorithm signs; every stored key
+	// verifies, so tokens signed before an algorithm change stay valid
+	// until they expire.
+	var signing *token.Key
+	var others []*token.Key
+	for _, sk := range stored {
+		k, err := token.ParseKey(sk)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		if k.Algorithm == alg {
+			if signing != nil {
+				others = append(others, signing)
+			}
+			signing = k
+		} else {
+			others = append(others, k)
+		}
+	}
+	return token.NewKeySet(signing, others...)
+}
+
+// ServeHTTP serves the Gatehouse API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// Issuer returns the issuer that mints the server's access tokens.
+func (s *Server) Issuer() *token.Issuer { return s.issuer }
+
+// routes builds the API's mux. Each path also gets a pattern without a
+// method, so that a wrong method gets a JSON 405 rather than net/http's
+// plain-text one.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	route := func(method, path string, h http.HandlerFunc) {
+		mux.HandleFunc(method+" "+path, h)
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			allow := method
+			if method == http.MethodGet {
+				allow = "GET, HEAD"
+			}
+			w.Header().Set("Allow", allow)
+			s.renderError(w, r, gatehouse.Errorf(gatehouse.EMethodNotAllowed, "use %s", method))
+		})
+	}
+	route("GET", "/auth/providers", s.handleProviders)
+	route("GET", "/auth/{provider}/login", s.handleLogin)
+	route("POST", "/auth/{provider}/authorize", s.handleAuthorize)
+	route("GET", "/me", s.handleMe)
+	route("GET", "/.well-known/jwks.json", s.handleJWKS)
+	route("GET", "/.well-known/openid-configuration", s.handleDiscovery)
+	route("GET", "/healthz", s.handleHealth)
+	route("GET", "/readyz", s.handleReady)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, gatehouse.Errorf(gatehouse.ENotFound, "no such endpoint"))
+	})
+	return s.securityHeaders(s.cors(mux))
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.renderError(w, r, &gatehouse.Error{Code: gatehouse.EUnavailable, Message: "the database is not reachable", Err: err})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

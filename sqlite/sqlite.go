@@ -1,0 +1,133 @@
+// Package sqlite is Gatehouse's embedded store: one SQLite file, through the
+// pure-Go modernc.org/sqlite driver, so the gatehouse binary needs no cgo.
+//
+// SQLite allows one writer at a time. The store therefore keeps two
+// connection pools on the file: a pool of readers, and a single writer
+// connection whose transactions begin IMMEDIATE. Writers queue in Go for
+// that one connection instead of racing for the file lock, so a burst of
+// logins waits its turn and never surfaces "database is locked"; WAL mode
+// lets readers carry on meanwhile, and a busy timeout covers other processes
+// that open the same file.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Store is a gatehouse.Store on an SQLite file.
+type Store struct {
+	read  *sql.DB
+	write *sql.DB
+}
+
+var _ gatehouse.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the SQLite database at path and applies
+// any migrations it lacks.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", "10000")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "1")
+	q.Set("_synchronous", "NORMAL")
+	dsn := "file:" + path + "?" + q.Encode()
+
+	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+
+	read, err := sql.Open("sqlite", dsn+"&_query_only=1")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+
+	s := &Store{read: read, write: write}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Ping reports whether the database file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+// tx runs fn in a write transaction, committing if it returns nil.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return wrap(tx.Commit())
+}
+
+// wrap translates driver errors into the gatehouse sentinels. A busy or
+// locked database is ErrUnavailable (retryable), a uniqueness violation is
+// ErrConflict, and sql.ErrNoRows is ErrNotFound.
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return gatehouse.ErrNotFound
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: %w", gatehouse.ErrUnavailable, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return fmt.Errorf("%w: %w", gatehouse.ErrUnavailable, err)
+		}
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", gatehouse.ErrConflict, err)
+		}
+	}
+	return fmt.Errorf("sqlite: %w", err)
+}
+
+// Times are stored as integer microseconds since the Unix epoch, UTC, so
+// that they compare exactly and sort in SQL.
+func toDB(t time.Time) int64 { return t.UnixMicro() }
+
+func fromDB(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -1,0 +1,85 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+const userColumns = `id, login, name, company, location, email, picture, email_verified, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(row scanner) (*gatehouse.User, error) {
+	var u gatehouse.User
+	var login, name, company, location, email, picture sql.NullString
+	var created, updated int64
+	err := row.Scan(&u.ID, &login, &name, &company, &location, &email, &picture, &u.EmailVerified, &created, &updated)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	u.Login, u.Name, u.Company = ptr(login), ptr(name), ptr(company)
+	u.Location, u.Email, u.Picture = ptr(location), ptr(email), ptr(picture)
+	u.CreatedAt, u.UpdatedAt = fromDB(created), fromDB(updated)
+	return &u, nil
+}
+
+func ptr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+// User returns the user with the given id.
+func (s *Store) User(ctx context.Context, id string) (*gatehouse.User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+// UpsertIdentity records a login: it updates the identity and its user, or
+// creates both, in one transaction.
+func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, now time.Time) (*gatehouse.User, error) {
+	p := ident.Profile
+	at := toDB(now)
+	var u *gatehouse.User
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var userID string
+		err := tx.QueryRowContext(ctx, `SELECT user_id FROM identities WHERE provider = ? AND subject = ?`,
+			ident.Provider, ident.Subject).Scan(&userID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			userID = gatehouse.NewID(now)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				userID, p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at, at); err != nil {
+				return wrap(err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO identities (provider, subject, user_id, login, email, email_verified, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				ident.Provider, ident.Subject, userID, p.Login, p.Email, p.EmailVerified, at, at); err != nil {
+				return wrap(err)
+			}
+		case err != nil:
+			return wrap(err)
+		default:
+			if _, err := tx.ExecContext(ctx, `UPDATE identities SET login = ?, email = ?, email_verified = ?, updated_at = ?
+				WHERE provider = ? AND subject = ?`,
+				p.Login, p.Email, p.EmailVerified, at, ident.Provider, ident.Subject); err != nil {
+				return wrap(err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET login = ?, name = ?, company = ?, location = ?, email = ?, picture = ?,
+				email_verified = ?, updated_at = ? WHERE id = ?`,
+				p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at, userID); err != nil {
+				return wrap(err)
+			}
+		}
+		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, userID))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}

@@ -1,0 +1,65 @@
+package gatehouse
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors that every Store returns, wrapped or not, so that callers can branch
+// with errors.Is whatever the backend.
+var (
+	// ErrNotFound means the record does not exist.
+	ErrNotFound = errors.New("gatehouse: not found")
+	// ErrConflict means the write collided with a record that already
+	// exists.
+	ErrConflict = errors.New("gatehouse: conflict")
+	// ErrUnavailable means the database could not be reached or was too
+	// busy; the operation may succeed if retried.
+	ErrUnavailable = errors.New("gatehouse: storage temporarily unavailable")
+)
+
+// Store is the persistence Gatehouse needs. Implementations must be safe for
+// concurrent use, make each method atomic, and never let a driver error
+// escape except wrapped around one of the errors above or as an internal
+// failure.
+type Store interface {
+	// User returns the user with the given id, or ErrNotFound.
+	User(ctx context.Context, id string) (*User, error)
+
+	// UpsertIdentity records a successful login. In one transaction it finds
+	// the identity (ident.Provider, ident.Subject); if it exists, it updates
+	// the identity's and its user's profile from ident.Profile; if not, it
+	// creates a new user and the identity. It never links by email. It
+	// returns the user as stored.
+	UpsertIdentity(ctx context.Context, ident *Identity, now time.Time) (*User, error)
+
+	// CreateLoginState stores a new login state.
+	CreateLoginState(ctx context.Context, s *LoginState) error
+
+	// ConsumeLoginState atomically deletes and returns the login state whose
+	// StateHash and BindingHash both match. If none matches, it returns
+	// ErrNotFound and deletes nothing, so a mismatched browser binding does
+	// not use up somebody else's login. Of two concurrent calls, at most one
+	// gets the state. Expiry is the caller's to check.
+	ConsumeLoginState(ctx context.Context, stateHash, bindingHash string) (*LoginState, error)
+
+	// DeleteExpiredLoginStates deletes login states that expired before t
+	// and reports how many it deleted.
+	DeleteExpiredLoginStates(ctx context.Context, t time.Time) (int64, error)
+
+	// SigningKeys returns every stored signing key, oldest first.
+	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+
+	// UpdateSigningKeys reads the signing keys, passes them to update and
+	// stores what update returns, all in one transaction, so that several
+	// nodes starting at once agree on one set. If update returns an error,
+	// nothing is written and the error is returned.
+	UpdateSigningKeys(ctx context.Context, update func(keys []*SigningKey) ([]*SigningKey, error)) ([]*SigningKey, error)
+
+	// Ping reports whether the database can be reached.
+	Ping(ctx context.Context) error
+
+	// Close releases the store's resources.
+	Close() error
+}
