@@ -155,11 +155,10 @@ func CheckHMACSecret(secret []byte) error {
 }
 
 func newSigner(alg, kid string, key any) (jose.Signer, error) {
-	opts := (&jose.SignerOptions{}).WithType(Type)
-	s, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: jose.SignatureAlgorithm(alg),
-		Key:       jose.JSONWebKey{Key: key, KeyID: kid, Algorithm: alg},
-	}, opts)
+	// The kid is set as a header of its own: go-jose derives it from a
+	// JSONWebKey only for asymmetric keys.
+	opts := (&jose.SignerOptions{}).WithType(Type).WithHeader("kid", kid)
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("token: key %q: %w", kid, err)
 	}
