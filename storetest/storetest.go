@@ -1,0 +1,444 @@
+// Package storetest is the conformance suite every gatehouse.Store must
+// pass. Each backend's tests call Run with a function that opens a fresh,
+// empty store; the suite is the same for all of them, so they behave alike.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Open returns a new, empty store for one test. It should register its own
+// cleanup with t.Cleanup.
+type Open func(t *testing.T) gatehouse.Store
+
+// Run runs the conformance suite against stores made by open.
+func Run(t *testing.T, open Open) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s gatehouse.Store)
+	}{
+		{"UserNotFound", testUserNotFound},
+		{"FirstLoginCreatesUserAndIdentity", testFirstLogin},
+		{"RenamedAccountUpdatesSameUser", testRename},
+		{"NullFieldsStayNull", testNullFields},
+		{"IdentityKeyIsProviderAndSubject", testIdentityKey},
+		{"NoLinkingByEmail", testNoLinkingByEmail},
+		{"HostileProfileStrings", testHostileStrings},
+		{"TimesRoundTripExactly", testTimes},
+		{"LoginStateConsumedOnce", testLoginStateOnce},
+		{"LoginStateWrongBindingNotConsumed", testLoginStateBinding},
+		{"LoginStateDuplicateIsConflict", testLoginStateConflict},
+		{"ExpiredLoginStatesDeleted", testLoginStateGC},
+		{"ConcurrentConsumeHasOneWinner", testConcurrentConsume},
+		{"ConcurrentFirstLoginsMakeOneUser", testConcurrentFirstLogin},
+		{"SigningKeys", testSigningKeys},
+		{"SigningKeysUpdateErrorWritesNothing", testSigningKeysError},
+		{"ConcurrentSigningKeyCreation", testConcurrentKeyCreation},
+		{"Ping", testPing},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 123456000, time.UTC)
+
+func str(s string) *string { return &s }
+
+func identity(provider, subject, login string) *gatehouse.Identity {
+	return &gatehouse.Identity{
+		Provider: provider,
+		Subject:  subject,
+		Profile: gatehouse.Profile{
+			Login:         str(login),
+			Name:          str("Name of " + login),
+			Email:         str(login + "@example.com"),
+			EmailVerified: true,
+			Picture:       str("https://avatars.example.com/u/" + subject),
+		},
+	}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("%q", *p)
+}
+
+func sameProfile(t *testing.T, got, want gatehouse.Profile) {
+	t.Helper()
+	pairs := []struct {
+		field     string
+		got, want *string
+	}{
+		{"Login", got.Login, want.Login}, {"Name", got.Name, want.Name}, {"Company", got.Company, want.Company},
+		{"Location", got.Location, want.Location}, {"Email", got.Email, want.Email}, {"Picture", got.Picture, want.Picture},
+	}
+	for _, p := range pairs {
+		if deref(p.got) != deref(p.want) {
+			t.Errorf("%s = %s, want %s", p.field, deref(p.got), deref(p.want))
+		}
+	}
+	if got.EmailVerified != want.EmailVerified {
+		t.Errorf("EmailVerified = %v, want %v", got.EmailVerified, want.EmailVerified)
+	}
+}
+
+func testUserNotFound(t *testing.T, s gatehouse.Store) {
+	_, err := s.User(context.Background(), "01890a5d-ac96-774b-bcce-b302099a8057")
+	if !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Fatalf("User(missing) error = %v, want ErrNotFound", err)
+	}
+}
+
+func testFirstLogin(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	ident := identity("github", "583231", "octocat")
+	u, err := s.UpsertIdentity(ctx, ident, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID == "" {
+		t.Fatal("new user has no id")
+	}
+	sameProfile(t, u.Profile, ident.Profile)
+	got, err := s.User(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameProfile(t, got.Profile, ident.Profile)
+	if !got.CreatedAt.Equal(t0) || !got.UpdatedAt.Equal(t0) {
+		t.Errorf("times = %v, %v, want %v", got.CreatedAt, got.UpdatedAt, t0)
+	}
+}
+
+func testRename(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	first, err := s.UpsertIdentity(ctx, identity("github", "583231", "octocat"), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := identity("github", "583231", "monalisa")
+	later := t0.Add(time.Hour)
+	second, err := s.UpsertIdentity(ctx, renamed, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ID != first.ID {
+		t.Fatalf("renamed account got user %s, want the same user %s", second.ID, first.ID)
+	}
+	sameProfile(t, second.Profile, renamed.Profile)
+	if !second.CreatedAt.Equal(t0) || !second.UpdatedAt.Equal(later) {
+		t.Errorf("created, updated = %v, %v, want %v, %v", second.CreatedAt, second.UpdatedAt, t0, later)
+	}
+}
+
+func testNullFields(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	ident := &gatehouse.Identity{Provider: "github", Subject: "9007199254740993", Profile: gatehouse.Profile{Login: str("ghost")}}
+	u, err := s.UpsertIdentity(ctx, ident, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.User(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameProfile(t, got.Profile, ident.Profile)
+	// A login that brings a value where there was none, and then null
+	// again, overwrites each time.
+	withName := &gatehouse.Identity{Provider: "github", Subject: "9007199254740993", Profile: gatehouse.Profile{Login: str("ghost"), Company: str("Acme")}}
+	if _, err := s.UpsertIdentity(ctx, withName, t0); err != nil {
+		t.Fatal(err)
+	}
+	back, err := s.UpsertIdentity(ctx, ident, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameProfile(t, back.Profile, ident.Profile)
+}
+
+func testIdentityKey(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	gh, err := s.UpsertIdentity(ctx, identity("github", "12345", "a"), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.UpsertIdentity(ctx, identity("google", "12345", "a"), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gh.ID == other.ID {
+		t.Fatal("the same subject at two providers was merged into one user")
+	}
+}
+
+func testNoLinkingByEmail(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	a := identity("github", "1", "alice")
+	b := identity("github", "2", "alice-other")
+	b.Email = a.Email
+	ua, err := s.UpsertIdentity(ctx, a, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ub, err := s.UpsertIdentity(ctx, b, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ua.ID == ub.ID {
+		t.Fatal("two accounts with the same verified email were linked silently")
+	}
+}
+
+// testHostileStrings stores normalized hostile profile values; they must
+// come back exactly as the domain normalized them, on every backend.
+func testHostileStrings(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	values := []string{
+		"nul\x00byte",
+		"'); DROP TABLE users;--",
+		"<img src=x onerror=alert(1)>",
+		"right\u202eto-left",
+		"invalid \xff\xfe utf-8",
+		"emoji 🦫 and 漢字",
+		string(make([]byte, 100<<10)) + "x",
+	}
+	for i, v := range values {
+		ident := &gatehouse.Identity{Provider: "github", Subject: fmt.Sprint(1000 + i), Profile: gatehouse.Profile{
+			Login: str(v), Name: str(v), Company: str(v), Location: str(v), Email: str(v), Picture: str(v),
+		}}
+		ident.Profile.Normalize()
+		u, err := s.UpsertIdentity(ctx, ident, t0)
+		if err != nil {
+			t.Fatalf("value %d: %v", i, err)
+		}
+		got, err := s.User(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameProfile(t, got.Profile, ident.Profile)
+	}
+}
+
+func testTimes(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	// Microsecond precision, in a zone other than UTC.
+	at := time.Date(2026, 6, 1, 23, 59, 59, 999999000, time.FixedZone("X", -7*3600))
+	ls := &gatehouse.LoginState{StateHash: "s-times", BindingHash: "b", Provider: "github", RedirectURI: "https://app/cb",
+		CodeVerifier: "v", Nonce: "n", CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+	if err := s.CreateLoginState(ctx, ls); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ConsumeLoginState(ctx, "s-times", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.CreatedAt.Equal(at) || !got.ExpiresAt.Equal(ls.ExpiresAt) {
+		t.Errorf("times = %v, %v, want %v, %v", got.CreatedAt, got.ExpiresAt, at, ls.ExpiresAt)
+	}
+	if got.Provider != "github" || got.RedirectURI != "https://app/cb" || got.CodeVerifier != "v" || got.Nonce != "n" {
+		t.Errorf("login state = %+v, want %+v", got, ls)
+	}
+}
+
+func loginState(stateHash string, expires time.Time) *gatehouse.LoginState {
+	return &gatehouse.LoginState{StateHash: stateHash, BindingHash: "binding-" + stateHash, Provider: "github",
+		RedirectURI: "https://app.example.com/auth/github", CodeVerifier: "verifier", Nonce: "nonce",
+		CreatedAt: expires.Add(-10 * time.Minute), ExpiresAt: expires}
+}
+
+func testLoginStateOnce(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	if err := s.CreateLoginState(ctx, loginState("s1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConsumeLoginState(ctx, "s1", "binding-s1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConsumeLoginState(ctx, "s1", "binding-s1"); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Fatalf("second consume error = %v, want ErrNotFound", err)
+	}
+}
+
+func testLoginStateBinding(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	if err := s.CreateLoginState(ctx, loginState("s1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConsumeLoginState(ctx, "s1", "binding-other"); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Fatalf("consume with another browser's binding: error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.ConsumeLoginState(ctx, "s1", "binding-s1"); err != nil {
+		t.Fatalf("the rightful browser's consume after a mismatch: %v", err)
+	}
+}
+
+func testLoginStateConflict(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	if err := s.CreateLoginState(ctx, loginState("s1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateLoginState(ctx, loginState("s1", t0)); !errors.Is(err, gatehouse.ErrConflict) {
+		t.Fatalf("duplicate create error = %v, want ErrConflict", err)
+	}
+}
+
+func testLoginStateGC(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	for i, exp := range []time.Time{t0.Add(-time.Second), t0.Add(-time.Microsecond), t0, t0.Add(time.Second)} {
+		if err := s.CreateLoginState(ctx, loginState(fmt.Sprint("s", i), exp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.DeleteExpiredLoginStates(ctx, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("deleted %d, want 2", n)
+	}
+	for i, want := range []bool{false, false, true, true} {
+		_, err := s.ConsumeLoginState(ctx, fmt.Sprint("s", i), fmt.Sprint("binding-s", i))
+		if got := err == nil; got != want {
+			t.Errorf("state %d present = %v, want %v (err %v)", i, got, want, err)
+		}
+	}
+}
+
+func testConcurrentConsume(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	if err := s.CreateLoginState(ctx, loginState("race", t0)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	results := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			_, err := s.ConsumeLoginState(ctx, "race", "binding-race")
+			results <- err
+		})
+	}
+	wg.Wait()
+	close(results)
+	wins := 0
+	for err := range results {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, gatehouse.ErrNotFound):
+			t.Errorf("concurrent consume error = %v, want nil or ErrNotFound", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d concurrent consumes succeeded, want exactly 1", wins)
+	}
+}
+
+func testConcurrentFirstLogin(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	const n = 50
+	var wg sync.WaitGroup
+	ids := make(chan string, n)
+	for range n {
+		wg.Go(func() {
+			u, err := s.UpsertIdentity(ctx, identity("github", "777", "newcomer"), t0)
+			if err != nil {
+				t.Errorf("concurrent first login: %v", err)
+				return
+			}
+			ids <- u.ID
+		})
+	}
+	wg.Wait()
+	close(ids)
+	distinct := map[string]bool{}
+	for id := range ids {
+		distinct[id] = true
+	}
+	if len(distinct) != 1 {
+		t.Fatalf("%d parallel first logins of one identity made %d users, want 1", n, len(distinct))
+	}
+}
+
+func testSigningKeys(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	keys, err := s.SigningKeys(ctx)
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("SigningKeys on an empty store = %v, %v; want none", keys, err)
+	}
+	k1 := &gatehouse.SigningKey{ID: "k1", Algorithm: "ES256", PrivateKey: []byte{1, 2, 3}, CreatedAt: t0}
+	k2 := &gatehouse.SigningKey{ID: "k2", Algorithm: "EdDSA", PrivateKey: []byte{4, 5}, CreatedAt: t0.Add(time.Hour)}
+	if _, err := s.UpdateSigningKeys(ctx, func(old []*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) {
+		return append(old, k2, k1), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err = s.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[0].ID != "k1" || keys[1].ID != "k2" {
+		t.Fatalf("SigningKeys = %v, want k1 then k2 (oldest first)", keys)
+	}
+	if string(keys[1].PrivateKey) != string(k2.PrivateKey) || keys[1].Algorithm != "EdDSA" || !keys[1].CreatedAt.Equal(k2.CreatedAt) {
+		t.Errorf("key k2 = %+v, want %+v", keys[1], k2)
+	}
+}
+
+func testSigningKeysError(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	_, err := s.UpdateSigningKeys(ctx, func(old []*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) {
+		return append(old, &gatehouse.SigningKey{ID: "k", Algorithm: "ES256", PrivateKey: []byte{1}, CreatedAt: t0}), boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("UpdateSigningKeys error = %v, want %v", err, boom)
+	}
+	if keys, err := s.SigningKeys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("after a failed update SigningKeys = %v, %v; want none", keys, err)
+	}
+}
+
+func testConcurrentKeyCreation(t *testing.T, s gatehouse.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			_, err := s.UpdateSigningKeys(ctx, func(old []*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) {
+				if len(old) > 0 {
+					return old, nil
+				}
+				return []*gatehouse.SigningKey{{ID: fmt.Sprint("k", i), Algorithm: "ES256", PrivateKey: []byte{1}, CreatedAt: t0}}, nil
+			})
+			if err != nil {
+				t.Errorf("UpdateSigningKeys: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	keys, err := s.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 {
+		t.Fatalf("10 nodes creating a first key made %d keys, want 1", len(keys))
+	}
+}
+
+func testPing(t *testing.T, s gatehouse.Store) {
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
