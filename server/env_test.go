@@ -1,0 +1,388 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/devlogin"
+	"github.com/gatehouse/gatehouse/internal/jwstest"
+	"github.com/gatehouse/gatehouse/sqlite"
+	"github.com/gatehouse/gatehouse/token"
+)
+
+// env is a whole Gatehouse for one test: a real SQLite file, the dev login
+// provider over real HTTP on the same test server, a fake clock shared by
+// both, captured logs, and a browser-like client with a cookie jar.
+type env struct {
+	t       *testing.T
+	srv     *Server
+	ts      *httptest.Server
+	store   gatehouse.Store
+	dbPath  string
+	clock   *clock
+	logs    *syncBuffer
+	browser *http.Client
+	// exchanges counts code exchanges per provider name.
+	exchanges map[string]*atomic.Int32
+
+	kid  string
+	priv *ecdsa.PrivateKey
+}
+
+type envOptions struct {
+	tls       bool
+	appURL    string // default: the test server's URL
+	providers func(e *env) []Provider
+	config    func(c *Config)
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// counting wraps a provider to count its code exchanges.
+type counting struct {
+	gatehouse.Provider
+	n *atomic.Int32
+}
+
+func (c counting) Exchange(ctx context.Context, code string, p gatehouse.AuthParams) (*gatehouse.Identity, error) {
+	c.n.Add(1)
+	return c.Provider.Exchange(ctx, code, p)
+}
+
+func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
+	t.Helper()
+	var o envOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	e := &env{
+		t:         t,
+		clock:     &clock{t: time.Now().UTC().Truncate(time.Second)},
+		logs:      &syncBuffer{},
+		exchanges: map[string]*atomic.Int32{},
+		dbPath:    filepath.Join(t.TempDir(), "gatehouse.db"),
+	}
+	var handler http.Handler = http.NotFoundHandler()
+	mux := http.NewServeMux()
+	serve := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })
+	if o.tls {
+		e.ts = httptest.NewTLSServer(serve)
+	} else {
+		e.ts = httptest.NewServer(serve)
+	}
+	t.Cleanup(e.ts.Close)
+
+	store, err := sqlite.Open(context.Background(), e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e.store = store
+
+	// A signing key made here, so tests can forge tokens with our own key.
+	sk, err := token.GenerateKey(token.ES256, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.UpdateSigningKeys(context.Background(), func([]*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) {
+		return []*gatehouse.SigningKey{sk}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(sk.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.kid, e.priv = sk.ID, priv.(*ecdsa.PrivateKey)
+
+	appURL := o.appURL
+	if appURL == "" {
+		appURL = e.ts.URL
+	}
+	var providers []Provider
+	if o.providers != nil {
+		providers = o.providers(e)
+	} else {
+		providers = []Provider{e.devProvider(appURL, mux)}
+	}
+	for i, p := range providers {
+		n := &atomic.Int32{}
+		e.exchanges[p.Name] = n
+		providers[i].Provider = counting{p.Provider, n}
+	}
+	cfg := Config{
+		PublicURL: e.ts.URL,
+		AppURL:    appURL,
+		Store:     store,
+		Providers: providers,
+		Logger:    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:       e.clock.Now,
+	}
+	if o.config != nil {
+		o.config(&cfg)
+	}
+	e.srv, err = New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/", e.srv)
+	handler = mux
+	e.browser = e.newBrowser()
+	return e
+}
+
+// devProvider registers the dev login server on mux and returns it as a
+// provider named "dev" redirecting to {appURL}/auth/dev.
+func (e *env) devProvider(appURL string, mux *http.ServeMux) Provider {
+	dev, err := devlogin.New(devlogin.Config{
+		PublicURL:   e.ts.URL,
+		RedirectURI: appURL + "/auth/dev",
+		HTTPClient:  e.ts.Client(),
+		Now:         e.clock.Now,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	mux.Handle(devlogin.Prefix+"/", dev)
+	p, err := dev.Provider()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return Provider{Name: "dev", DisplayName: "Development login", Provider: p}
+}
+
+// newBrowser returns a client with its own cookie jar that does not follow
+// redirects, like a separate browser.
+func (e *env) newBrowser() *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c := *e.ts.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// json decodes the body into a map.
+func (r *response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
+	}
+	return m
+}
+
+// request sends a request through client. body may be nil, a string (sent
+// as is) or any other value (sent as JSON); headers are name, value pairs.
+func (e *env) request(client *http.Client, method, path string, body any, headers ...string) *response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+		headers = append([]string{"Content-Type", "application/json"}, headers...)
+	}
+	req, err := http.NewRequest(method, e.ts.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (e *env) get(path string, headers ...string) *response {
+	e.t.Helper()
+	return e.request(e.browser, http.MethodGet, path, nil, headers...)
+}
+
+// startLogin asks for a login URL as browser does and returns it.
+func (e *env) startLogin(browser *http.Client, provider string) *url.URL {
+	e.t.Helper()
+	r := e.request(browser, http.MethodGet, "/auth/"+provider+"/login", nil)
+	if r.status != http.StatusOK {
+		e.t.Fatalf("GET /auth/%s/login = %d %s", provider, r.status, r.body)
+	}
+	u, err := url.Parse(r.json(e.t)["url"].(string))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+var requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)
+
+// devApprove plays the person on the dev login page: it opens authURL,
+// submits the form with action ("allow" or "deny"), and returns the query
+// of the redirect back to the app.
+func (e *env) devApprove(authURL *url.URL, action, name, email string) url.Values {
+	e.t.Helper()
+	c := e.newBrowser()
+	resp, err := c.Get(authURL.String())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := requestField.FindSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		e.t.Fatalf("dev authorize page: %d %s", resp.StatusCode, page)
+	}
+	form := url.Values{"request": {string(m[1])}, "name": {name}, "email": {email}, "email_verified": {"1"}, "action": {action}}
+	resp, err = c.PostForm(e.ts.URL+devlogin.Prefix+"/authorize", form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || err != nil {
+		e.t.Fatalf("dev authorize form: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return loc.Query()
+}
+
+// authorize posts code and state as the app would, from browser.
+func (e *env) authorize(browser *http.Client, provider string, body any, headers ...string) *response {
+	e.t.Helper()
+	return e.request(browser, http.MethodPost, "/auth/"+provider+"/authorize", body, headers...)
+}
+
+// loginDev runs the whole dev login for email in browser and returns the
+// authorize response, which must be a 200.
+func (e *env) loginDev(browser *http.Client, email string) map[string]any {
+	e.t.Helper()
+	q := e.devApprove(e.startLogin(browser, "dev"), "allow", "Test User", email)
+	r := e.authorize(browser, "dev", map[string]string{"code": q.Get("code"), "state": q.Get("state")})
+	if r.status != http.StatusOK {
+		e.t.Fatalf("authorize = %d %s", r.status, r.body)
+	}
+	return r.json(e.t)
+}
+
+// count returns the number of rows in table, read straight from the
+// database file.
+func (e *env) count(table string) int {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_query_only=1")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// sign makes a token signed with the server's real key.
+func (e *env) sign(header, claims any) string {
+	return jwstest.Sign(token.ES256, e.priv, header, claims)
+}
+
+func (e *env) header() map[string]any {
+	return map[string]any{"alg": token.ES256, "kid": e.kid, "typ": token.Type}
+}
+
+func (e *env) claims(sub string) map[string]any {
+	now := e.clock.Now().Unix()
+	return map[string]any{"iss": e.ts.URL, "aud": e.ts.URL, "sub": sub, "iat": now, "nbf": now,
+		"exp": now + 600, "jti": fmt.Sprint("jti-", now)}
+}
+
+// wantError checks an error response: status, error code, the standard
+// two-member body and the JSON content type.
+func wantError(t *testing.T, r *response, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d (body %s)", r.status, status, r.body)
+	}
+	m := r.json(t)
+	if m["error"] != code {
+		t.Fatalf("error = %v, want %q (body %s)", m["error"], code, r.body)
+	}
+	if _, ok := m["error_description"].(string); !ok || len(m) != 2 {
+		t.Fatalf("error body %s is not exactly {error, error_description}", r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+}
