@@ -15,7 +15,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/devlogin"
+	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
 	"github.com/gatehouse/gatehouse/internal/jwstest"
 	"github.com/gatehouse/gatehouse/sqlite"
 	"github.com/gatehouse/gatehouse/token"
@@ -288,35 +288,16 @@ func (e *env) startLogin(browser *http.Client, provider string) *url.URL {
 	return u
 }
 
-var requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)
-
 // devApprove plays the person on the dev login page: it opens authURL,
 // submits the form with action ("allow" or "deny"), and returns the query
 // of the redirect back to the app.
 func (e *env) devApprove(authURL *url.URL, action, name, email string) url.Values {
 	e.t.Helper()
-	c := e.newBrowser()
-	resp, err := c.Get(authURL.String())
+	q, err := devlogintest.Approve(e.newBrowser(), authURL.String(), action, name, email)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := requestField.FindSubmatch(page)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		e.t.Fatalf("dev authorize page: %d %s", resp.StatusCode, page)
-	}
-	form := url.Values{"request": {string(m[1])}, "name": {name}, "email": {email}, "email_verified": {"1"}, "action": {action}}
-	resp, err = c.PostForm(e.ts.URL+devlogin.Prefix+"/authorize", form)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || err != nil {
-		e.t.Fatalf("dev authorize form: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	return loc.Query()
+	return q
 }
 
 // authorize posts code and state as the app would, from browser.

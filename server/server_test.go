@@ -24,7 +24,9 @@ func openStore(t *testing.T) gatehouse.Store {
 
 type nopProvider struct{}
 
-func (nopProvider) AuthCodeURL(gatehouse.AuthParams) string { return "https://provider.example/authorize" }
+func (nopProvider) AuthCodeURL(gatehouse.AuthParams) string {
+	return "https://provider.example/authorize"
+}
 func (nopProvider) Exchange(context.Context, string, gatehouse.AuthParams) (*gatehouse.Identity, error) {
 	return nil, gatehouse.Errorf(gatehouse.EInvalidGrant, "no")
 }
