@@ -1,0 +1,119 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaultConfig(t *testing.T) {
+	c, err := loadConfig(nil, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "localhost:8080" || c.public.String() != "http://localhost:8080" || !c.devLogin ||
+		c.sqlitePath != "gatehouse.db" || c.AccessTokenTTL != 15*time.Minute {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestFlagOverridesEnvironment(t *testing.T) {
+	c, err := loadConfig([]string{"--addr", "127.0.0.1:9999", "--access-token-ttl", "5m"},
+		env("GATEHOUSE_ADDR", "127.0.0.1:7777", "GATEHOUSE_ACCESS_TOKEN_TTL", "10m", "GATEHOUSE_DATA_DIR", "/var/lib/gh"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" || c.AccessTokenTTL != 5*time.Minute || c.sqlitePath != "/var/lib/gh/gatehouse.db" {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestGitHubTurnsOffDevLoginByDefault(t *testing.T) {
+	c, err := loadConfig(nil, env("GATEHOUSE_GITHUB_CLIENT_ID", "id", "GATEHOUSE_GITHUB_CLIENT_SECRET", "s"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.devLogin {
+		t.Error("dev login on with GitHub configured")
+	}
+	c, err = loadConfig(nil, env("GATEHOUSE_GITHUB_CLIENT_ID", "id", "GATEHOUSE_GITHUB_CLIENT_SECRET", "s", "GATEHOUSE_DEV_LOGIN", "true"), io.Discard)
+	if err != nil || !c.devLogin {
+		t.Errorf("explicit dev login with GitHub: devLogin %v, err %v", c != nil && c.devLogin, err)
+	}
+}
+
+// TestBadConfigNamesTheSetting: every bad setting stops startup with a
+// message naming it.
+func TestBadConfigNamesTheSetting(t *testing.T) {
+	const https = "https://auth.example.com"
+	gh := []string{"GATEHOUSE_GITHUB_CLIENT_ID", "id", "GATEHOUSE_GITHUB_CLIENT_SECRET", "secret"}
+	cases := []struct {
+		name    string
+		env     []string
+		setting string
+	}{
+		{"client id without secret", []string{"GATEHOUSE_GITHUB_CLIENT_ID", "id"}, "GATEHOUSE_GITHUB_CLIENT_SECRET"},
+		{"secret without client id", []string{"GATEHOUSE_GITHUB_CLIENT_SECRET", "s"}, "GATEHOUSE_GITHUB_CLIENT_ID"},
+		{"dev login on a public host", []string{"GATEHOUSE_PUBLIC_URL", https, "GATEHOUSE_DEV_LOGIN", "true"}, "GATEHOUSE_DEV_LOGIN"},
+		{"no provider on a public host", []string{"GATEHOUSE_PUBLIC_URL", https}, "GATEHOUSE_GITHUB_CLIENT_ID"},
+		{"dev login not a boolean", []string{"GATEHOUSE_DEV_LOGIN", "maybe"}, "GATEHOUSE_DEV_LOGIN"},
+		{"plain http public URL", append([]string{"GATEHOUSE_PUBLIC_URL", "http://auth.example.com"}, gh...), "GATEHOUSE_PUBLIC_URL"},
+		{"public URL with path", []string{"GATEHOUSE_PUBLIC_URL", "http://localhost:8080/auth"}, "GATEHOUSE_PUBLIC_URL"},
+		{"public URL not a URL", []string{"GATEHOUSE_PUBLIC_URL", "localhost:8080"}, "GATEHOUSE_PUBLIC_URL"},
+		{"plain http app URL", []string{"GATEHOUSE_APP_URL", "http://app.example.com"}, "GATEHOUSE_APP_URL"},
+		{"bad redirect URL", append([]string{"GATEHOUSE_GITHUB_REDIRECT_URL", "javascript:alert(1)"}, gh...), "GATEHOUSE_GITHUB_REDIRECT_URL"},
+		{"bad GitHub URL", append([]string{"GATEHOUSE_GITHUB_URL", "github.com"}, gh...), "GATEHOUSE_GITHUB_URL"},
+		{"bad GitHub API URL", append([]string{"GATEHOUSE_GITHUB_API_URL", "ftp://x"}, gh...), "GATEHOUSE_GITHUB_API_URL"},
+		{"TTL not a duration", []string{"GATEHOUSE_ACCESS_TOKEN_TTL", "15"}, "GATEHOUSE_ACCESS_TOKEN_TTL"},
+		{"TTL too short", []string{"GATEHOUSE_ACCESS_TOKEN_TTL", "10s"}, "GATEHOUSE_ACCESS_TOKEN_TTL"},
+		{"TTL too long", []string{"GATEHOUSE_ACCESS_TOKEN_TTL", "24h"}, "GATEHOUSE_ACCESS_TOKEN_TTL"},
+		{"unknown algorithm", []string{"GATEHOUSE_JWT_ALG", "HS512"}, "GATEHOUSE_JWT_ALG"},
+		{"alg none", []string{"GATEHOUSE_JWT_ALG", "none"}, "GATEHOUSE_JWT_ALG"},
+		{"HS256 without secret", []string{"GATEHOUSE_JWT_ALG", "HS256"}, "GATEHOUSE_JWT_ALG"},
+		{"short secret", []string{"GATEHOUSE_JWT_SECRET", "secret"}, "GATEHOUSE_JWT_SECRET"},
+		{"repetitive secret", []string{"GATEHOUSE_JWT_SECRET", strings.Repeat("ab", 20)}, "GATEHOUSE_JWT_SECRET"},
+		{"secret with ES256", []string{"GATEHOUSE_JWT_SECRET", "k7Qw9zXv2LmN4pRt6YbHc8JdFs0GaEe1", "GATEHOUSE_JWT_ALG", "ES256"}, "GATEHOUSE_JWT_SECRET"},
+		{"PostgreSQL", []string{"GATEHOUSE_DATABASE_URL", "postgres://u@localhost/db"}, "GATEHOUSE_DATABASE_URL"},
+		{"other database URL", []string{"GATEHOUSE_DATABASE_URL", "mysql://u@localhost/db"}, "GATEHOUSE_DATABASE_URL"},
+		{"insecure flag not a boolean", []string{"GATEHOUSE_INSECURE_ALLOW_HTTP", "yes please"}, "GATEHOUSE_INSECURE_ALLOW_HTTP"},
+		{"log format", []string{"GATEHOUSE_LOG_FORMAT", "xml"}, "GATEHOUSE_LOG_FORMAT"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadConfig(nil, env(tc.env...), io.Discard)
+			if err == nil {
+				t.Fatal("loadConfig succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.setting) {
+				t.Fatalf("error %q does not name %s", err, tc.setting)
+			}
+		})
+	}
+}
+
+func TestGoodConfigVariants(t *testing.T) {
+	cases := map[string][]string{
+		"HS256 secret":         {"GATEHOUSE_JWT_SECRET", "k7Qw9zXv2LmN4pRt6YbHc8JdFs0GaEe1"},
+		"EdDSA":                {"GATEHOUSE_JWT_ALG", "EdDSA"},
+		"sqlite URL":           {"GATEHOUSE_DATABASE_URL", "sqlite:/tmp/x.db"},
+		"insecure http opt-in": {"GATEHOUSE_PUBLIC_URL", "http://auth.internal", "GATEHOUSE_INSECURE_ALLOW_HTTP", "true", "GATEHOUSE_GITHUB_CLIENT_ID", "i", "GATEHOUSE_GITHUB_CLIENT_SECRET", "s"},
+		"GitHub Enterprise":    {"GATEHOUSE_GITHUB_URL", "https://ghe.example.com", "GATEHOUSE_GITHUB_API_URL", "https://ghe.example.com/api/v3", "GATEHOUSE_GITHUB_CLIENT_ID", "i", "GATEHOUSE_GITHUB_CLIENT_SECRET", "s"},
+		"127.0.0.1 public URL": {"GATEHOUSE_PUBLIC_URL", "http://127.0.0.1:9000"},
+	}
+	for name, kv := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := loadConfig(nil, env(kv...), io.Discard); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
