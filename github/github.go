@@ -152,14 +152,17 @@ func identity(ctx context.Context, client *http.Client, api string, tok *oauth2.
 		return ident, nil
 	}
 	var emails []email
-	if err := get(ctx, client, api+"/user/emails", tok.AccessToken, &emails); err != nil {
+	if err := get(ctx, client, api+"/user/emails?per_page=100", tok.AccessToken, &emails); err != nil {
+		apiErr := oauth.APIError(err)
 		var se *oauth.StatusError
-		if errors.As(err, &se) && se.StatusCode >= 400 && se.StatusCode < 500 && se.StatusCode != http.StatusTooManyRequests {
-			// 401/403/404: no access to the addresses; the user can still
-			// log in, with no verified email.
+		if gatehouse.ErrorCode(apiErr) == gatehouse.EUpstream && errors.As(err, &se) &&
+			se.StatusCode >= 400 && se.StatusCode < 500 {
+			// 401/403/404 that are not rate limits: no access to the
+			// addresses. The user can still log in, with no verified
+			// email.
 			return ident, nil
 		}
-		return nil, oauth.APIError(err)
+		return nil, apiErr
 	}
 	for _, e := range emails {
 		if e.Primary && e.Verified && e.Email != "" {
@@ -172,13 +175,11 @@ func identity(ctx context.Context, client *http.Client, api string, tok *oauth2.
 }
 
 // accountID returns GitHub's numeric account id as a canonical decimal
-// string. It is decoded as a JSON number without a float64 round trip, so
-// ids above 2^53 survive exactly.
+// string. It takes the JSON number's text as is, without a float64 round
+// trip, so ids above 2^53 survive exactly; anything but a positive integer
+// (a string, a fraction, an exponent) is refused.
 func accountID(raw json.RawMessage) (string, error) {
 	s := string(raw)
-	if unq, err := strconv.Unquote(s); err == nil {
-		s = unq
-	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != s {
 		return "", fmt.Errorf("GitHub user id %q is not a positive integer", oauth.Printable(s))

@@ -13,8 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -41,8 +43,8 @@ type Provider struct {
 	// token, using client for its requests (see GetJSON).
 	Identity func(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error)
 
-	tokenClient *http.Client
-	client      *http.Client
+	client    *http.Client
+	transport http.RoundTripper
 }
 
 // NewHTTPClient returns an HTTP client for provider calls: each request is
@@ -80,13 +82,10 @@ func (p *Provider) Init() error {
 	if p.client == nil {
 		p.client = NewHTTPClient(DefaultTimeout)
 	}
-	tc := *p.client
-	base := tc.Transport
-	if base == nil {
-		base = http.DefaultTransport
+	p.transport = p.client.Transport
+	if p.transport == nil {
+		p.transport = http.DefaultTransport
 	}
-	tc.Transport = jsonOnly{base}
-	p.tokenClient = &tc
 	return nil
 }
 
@@ -111,10 +110,19 @@ func (p *Provider) AuthCodeURL(ap gatehouse.AuthParams) string {
 // and redirect_uri, and reads the identity with it. The provider token is
 // used for this login only and not kept.
 func (p *Provider) Exchange(ctx context.Context, code string, ap gatehouse.AuthParams) (*gatehouse.Identity, error) {
-	tok, err := p.config().Exchange(context.WithValue(ctx, oauth2.HTTPClient, p.tokenClient), code,
+	// x/oauth2 flattens an error met while reading the answer into text,
+	// so a per-call transport notes whether that error was a timeout.
+	var timedOut atomic.Bool
+	client := *p.client
+	client.Transport = jsonOnly{base: p.transport, timedOut: &timedOut}
+	tok, err := p.config().Exchange(context.WithValue(ctx, oauth2.HTTPClient, &client), code,
 		oauth2.SetAuthURLParam("redirect_uri", ap.RedirectURI),
 		oauth2.VerifierOption(ap.CodeVerifier))
 	if err != nil {
+		if timedOut.Load() {
+			return nil, &gatehouse.Error{Code: gatehouse.EUpstreamTimeout, Message: "the provider did not answer in time",
+				Err: fmt.Errorf("token request: reading the answer timed out: %w", err)}
+		}
 		return nil, exchangeError(err)
 	}
 	if !strings.EqualFold(tok.TokenType, "bearer") {
@@ -159,6 +167,10 @@ func exchangeError(err error) error {
 		}
 		return &gatehouse.Error{Code: gatehouse.EUpstream, Message: "the provider refused the token request", Err: cause}
 	}
+	if se, ok := errors.AsType[*tokenStatusError](err); ok {
+		return &gatehouse.Error{Code: gatehouse.EUnavailable, Message: "the provider is temporarily unavailable",
+			RetryAfter: se.retryAfter, Err: se}
+	}
 	return transportError("token request", err)
 }
 
@@ -194,8 +206,23 @@ func Printable(s string) string {
 
 // jsonOnly asks the token endpoint for JSON and refuses any other answer.
 // GitHub answers form-encoded unless asked, and a token endpoint that
-// ignores the request for JSON is not behaving as documented.
-type jsonOnly struct{ base http.RoundTripper }
+// ignores the request for JSON is not behaving as documented. It records in
+// timedOut whether reading the answer timed out.
+type jsonOnly struct {
+	base     http.RoundTripper
+	timedOut *atomic.Bool
+}
+
+// tokenStatusError is a token endpoint's non-JSON 429 or 503: the provider
+// is overloaded, not broken.
+type tokenStatusError struct {
+	status     int
+	retryAfter time.Duration
+}
+
+func (e *tokenStatusError) Error() string {
+	return fmt.Sprintf("token endpoint answered HTTP %d", e.status)
+}
 
 func (j jsonOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
@@ -206,8 +233,25 @@ func (j jsonOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if !isJSON(resp.Header.Get("Content-Type")) {
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			return nil, &tokenStatusError{status: resp.StatusCode, retryAfter: retryAfter(resp.Header, time.Now())}
+		}
 		return nil, fmt.Errorf("token endpoint answered HTTP %d with content type %q, not JSON",
 			resp.StatusCode, Printable(resp.Header.Get("Content-Type")))
 	}
+	resp.Body = &watchedBody{ReadCloser: resp.Body, timedOut: j.timedOut}
 	return resp, nil
+}
+
+type watchedBody struct {
+	io.ReadCloser
+	timedOut *atomic.Bool
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && isTimeout(err) {
+		b.timedOut.Store(true)
+	}
+	return n, err
 }
