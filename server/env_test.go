@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,7 +26,10 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/devlogin"
 	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
+	"github.com/gatehouse/gatehouse/github"
+	"github.com/gatehouse/gatehouse/github/githubtest"
 	"github.com/gatehouse/gatehouse/internal/jwstest"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/sqlite"
 	"github.com/gatehouse/gatehouse/token"
 )
@@ -46,13 +51,20 @@ type env struct {
 
 	kid  string
 	priv *ecdsa.PrivateKey
+
+	// gh is the fake GitHub, when the env has the github provider.
+	gh *githubtest.Server
 }
 
 type envOptions struct {
-	tls       bool
-	appURL    string // default: the test server's URL
-	providers func(e *env) []Provider
-	config    func(c *Config)
+	tls bool
+	// github adds the github provider, talking to a fake GitHub whose
+	// calls time out after githubTimeout (default 2 s).
+	github        bool
+	githubTimeout time.Duration
+	appURL        string // default: the test server's URL
+	providers     func(e *env) []Provider
+	config        func(c *Config)
 }
 
 type clock struct {
@@ -156,6 +168,9 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	} else {
 		providers = []Provider{e.devProvider(appURL, mux)}
 	}
+	if o.github {
+		providers = append(providers, e.githubProvider(appURL, o.githubTimeout))
+	}
 	for i, p := range providers {
 		n := &atomic.Int32{}
 		e.exchanges[p.Name] = n
@@ -200,6 +215,32 @@ func (e *env) devProvider(appURL string, mux *http.ServeMux) Provider {
 		e.t.Fatal(err)
 	}
 	return Provider{Name: "dev", DisplayName: "Development login", Provider: p}
+}
+
+// Credentials of the fake GitHub OAuth app.
+const (
+	ghClientID     = "Ov23liGatehouseTest"
+	ghClientSecret = "gh-secret-5e1f0c7d9a2b4e6f8a0c"
+)
+
+// githubProvider starts a fake GitHub and returns the github provider
+// talking to it.
+func (e *env) githubProvider(appURL string, timeout time.Duration) Provider {
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	e.gh = githubtest.NewServer(e.t, ghClientID, ghClientSecret, appURL+"/auth/github")
+	p, err := github.New(github.Config{
+		ClientID:     ghClientID,
+		ClientSecret: ghClientSecret,
+		URL:          e.gh.WebURL(),
+		APIURL:       e.gh.APIURL(),
+		HTTPClient:   oauth.NewHTTPClient(timeout),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return Provider{Name: "github", DisplayName: "GitHub", Provider: p}
 }
 
 // newBrowser returns a client with its own cookie jar that does not follow
@@ -366,4 +407,9 @@ func wantError(t *testing.T, r *response, status int, code string) {
 	if ct := r.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Fatalf("Content-Type = %q", ct)
 	}
+}
+
+func s256(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
