@@ -1,0 +1,67 @@
+package demo
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestHandler(t *testing.T) {
+	h := Handler()
+	cases := []struct {
+		path        string
+		status      int
+		contentType string
+		cache       string
+	}{
+		{"/", 200, "text/html; charset=utf-8", "no-store"},
+		{"/auth/github?code=abc&state=def", 200, "text/html; charset=utf-8", "no-store"},
+		{"/auth/dev", 200, "text/html; charset=utf-8", "no-store"},
+		{"/demo/app.js", 200, "text/javascript; charset=utf-8", "no-cache"},
+		{"/demo/app.css", 200, "text/css; charset=utf-8", "no-cache"},
+		{"/demo/missing.js", 404, "", ""},
+		{"/auth/GITHUB", 404, "", ""},
+		{"/other", 404, "", ""},
+	}
+	for _, tc := range cases {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+		if rec.Code != tc.status {
+			t.Errorf("GET %s = %d, want %d", tc.path, rec.Code, tc.status)
+			continue
+		}
+		hdr := rec.Header()
+		if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") ||
+			!strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("GET %s CSP = %q", tc.path, csp)
+		}
+		if got := hdr.Get("Referrer-Policy"); got != "no-referrer" {
+			t.Errorf("GET %s Referrer-Policy = %q", tc.path, got)
+		}
+		if tc.status != 200 {
+			continue
+		}
+		if got := hdr.Get("Content-Type"); got != tc.contentType {
+			t.Errorf("GET %s Content-Type = %q, want %q", tc.path, got, tc.contentType)
+		}
+		if got := hdr.Get("Cache-Control"); got != tc.cache {
+			t.Errorf("GET %s Cache-Control = %q, want %q", tc.path, got, tc.cache)
+		}
+	}
+}
+
+// TestNoThirdPartyResources: the page loads nothing from another origin.
+func TestNoThirdPartyResources(t *testing.T) {
+	for _, name := range []string{"static/index.html", "static/app.js", "static/app.css"} {
+		b, err := files.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"http://", "https://", "//cdn", "@import"} {
+			if strings.Contains(string(b), bad) {
+				t.Errorf("%s references %q", name, bad)
+			}
+		}
+	}
+}
