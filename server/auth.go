@@ -15,7 +15,9 @@ import (
 // the header is a bad request.
 func bearerToken(r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
-	if r.URL.Query().Has("access_token") && len(values) > 0 {
+	// The raw query, not the parsed one: url.ParseQuery drops a pair that
+	// contains a semicolon, which would hide "?access_token=…;".
+	if strings.Contains(r.URL.RawQuery, "access_token") && len(values) > 0 {
 		return "", gatehouse.Errorf(gatehouse.EInvalidRequest, "send the access token in the Authorization header only")
 	}
 	switch len(values) {

@@ -108,8 +108,8 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return wrap(tx.Commit())
 }
 
-// wrap translates driver errors into the gatehouse sentinels. A busy or
-// locked database is ErrUnavailable (retryable), a uniqueness violation is
+// wrap translates driver errors into the gatehouse sentinels. A busy,
+// locked, full or unreadable database is ErrUnavailable (retryable), a uniqueness violation is
 // ErrConflict, and sql.ErrNoRows is ErrNotFound.
 func wrap(err error) error {
 	if err == nil {
@@ -124,7 +124,7 @@ func wrap(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL:
 			return fmt.Errorf("%w: %w", gatehouse.ErrUnavailable, err)
 		}
 		switch se.Code() {

@@ -18,6 +18,7 @@ func FuzzVerify(f *testing.F) {
 	for _, seed := range []string{
 		valid,
 		valid + ".",
+		parts[0] + "." + parts[1][:len(parts[1])-1] + "A." + parts[2],
 		parts[0] + "." + parts[1] + ".",
 		parts[0] + "." + parts[1],
 		"eyJhbGciOiJub25lIn0.e30.",

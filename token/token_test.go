@@ -255,18 +255,19 @@ func TestSec50Tampering(t *testing.T) {
 	otherRaw := other.sign(other.header(), other.claims())
 
 	cases := map[string]string{
-		"header bit":         flip(0, 10),
-		"payload bit (sub)":  flip(1, 8*strings.Index(mustDecode(t, parts[1]), "user-1")+1),
-		"payload last bit":   flip(1, 8*len(mustDecode(t, parts[1]))-1),
-		"signature bit 0":    flip(2, 0),
-		"signature last bit": flip(2, 511),
-		"spliced header":     strings.Split(otherRaw, ".")[0] + "." + parts[1] + "." + parts[2],
-		"spliced signature":  parts[0] + "." + parts[1] + "." + strings.Split(otherRaw, ".")[2],
-		"non-canonical sig":  nonCanonical(parts[0] + "." + parts[1] + "." + parts[2]),
-		"padded signature":   raw + "==",
-		"std base64 chars":   strings.NewReplacer("-", "+", "_", "/").Replace(raw),
-		"truncated sig":      raw[:len(raw)-4],
-		"empty signature":    parts[0] + "." + parts[1] + ".",
+		"header bit":            flip(0, 10),
+		"payload bit (sub)":     flip(1, 8*strings.Index(mustDecode(t, parts[1]), "user-1")+1),
+		"payload last bit":      flip(1, 8*len(mustDecode(t, parts[1]))-1),
+		"signature bit 0":       flip(2, 0),
+		"signature last bit":    flip(2, 511),
+		"spliced header":        strings.Split(otherRaw, ".")[0] + "." + parts[1] + "." + parts[2],
+		"spliced signature":     parts[0] + "." + parts[1] + "." + strings.Split(otherRaw, ".")[2],
+		"non-canonical sig":     nonCanonical(parts[0] + "." + parts[1] + "." + parts[2]),
+		"non-canonical payload": parts[0] + "." + nonCanonicalSegment(parts[1]) + "." + parts[2],
+		"padded signature":      raw + "==",
+		"std base64 chars":      strings.NewReplacer("-", "+", "_", "/").Replace(raw),
+		"truncated sig":         raw[:len(raw)-4],
+		"empty signature":       parts[0] + "." + parts[1] + ".",
 	}
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -284,6 +285,15 @@ func mustDecode(t *testing.T, seg string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// nonCanonicalSegment respells a base64url segment whose length leaves
+// unused bits in its last character, so that it decodes to the same bytes.
+func nonCanonicalSegment(seg string) string {
+	if len(seg)%4 == 0 {
+		panic("segment has no unused bits; pick other claims")
+	}
+	return nonCanonical(seg)
 }
 
 // nonCanonical replaces the last base64url character of raw with another

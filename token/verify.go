@@ -90,6 +90,9 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, invalid("header encoding")
 	}
+	if _, err := b64.DecodeString(payload); err != nil {
+		return nil, invalid("payload encoding")
+	}
 	if _, err := b64.DecodeString(sig); err != nil {
 		return nil, invalid("signature encoding")
 	}
