@@ -48,18 +48,24 @@ func (s *Server) authenticate(r *http.Request) (*token.Claims, error) {
 	return claims, nil
 }
 
-// handleMe returns the token's user as stored now: 404 if the user no
-// longer exists.
-func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+// user returns the user of the request's access token, as stored now. A
+// token whose user no longer exists fails with the code gone.
+func (s *Server) user(r *http.Request, gone string) (*gatehouse.User, error) {
 	claims, err := s.authenticate(r)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return nil, err
 	}
 	u, err := s.store.User(r.Context(), claims.Subject)
 	if errors.Is(err, gatehouse.ErrNotFound) {
-		err = gatehouse.Errorf(gatehouse.ENotFound, "the user no longer exists")
+		return nil, gatehouse.Errorf(gone, "the user no longer exists")
 	}
+	return u, err
+}
+
+// handleMe returns the token's user as stored now: 404 if the user no
+// longer exists.
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	u, err := s.user(r, gatehouse.ENotFound)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -73,15 +79,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 // with the standard JSON error body and WWW-Authenticate header.
 func (s *Server) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		claims, err := s.authenticate(r)
-		if err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		u, err := s.store.User(r.Context(), claims.Subject)
-		if errors.Is(err, gatehouse.ErrNotFound) {
-			err = gatehouse.Errorf(gatehouse.EInvalidToken, "the user no longer exists")
-		}
+		u, err := s.user(r, gatehouse.EInvalidToken)
 		if err != nil {
 			s.renderError(w, r, err)
 			return

@@ -199,16 +199,7 @@ func TestSec50Tampering(t *testing.T) {
 	valid, userID := e.loginUser("a@example.com")
 	wantMe(t, e.me(valid), userID)
 	p := strings.Split(valid, ".")
-	flip := func(seg, bit int) string {
-		b, err := base64.RawURLEncoding.DecodeString(p[seg])
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[bit/8] ^= 1 << (bit % 8)
-		q := append([]string(nil), p...)
-		q[seg] = base64.RawURLEncoding.EncodeToString(b)
-		return strings.Join(q, ".")
-	}
+	flip := func(seg, bit int) string { return jwstest.FlipBit(valid, seg, bit) }
 	payload, _ := base64.RawURLEncoding.DecodeString(p[1])
 	subBit := 8*strings.Index(string(payload), userID) + 1
 

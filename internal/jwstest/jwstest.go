@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Encode returns the base64url (unpadded) encoding of v, JSON-encoding it
@@ -94,4 +95,17 @@ func RawPublicKey(k *ecdsa.PublicKey) []byte {
 		panic(err)
 	}
 	return b[1:]
+}
+
+// FlipBit returns token with one bit flipped in the decoded bytes of its
+// segment seg (0 header, 1 payload, 2 signature), re-encoded canonically.
+func FlipBit(token string, seg, bit int) string {
+	parts := strings.Split(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(parts[seg])
+	if err != nil {
+		panic(err)
+	}
+	b[bit/8] ^= 1 << (bit % 8)
+	parts[seg] = base64.RawURLEncoding.EncodeToString(b)
+	return strings.Join(parts, ".")
 }
