@@ -13,10 +13,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -43,8 +41,8 @@ type Provider struct {
 	// token, using client for its requests (see GetJSON).
 	Identity func(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error)
 
-	client    *http.Client
-	transport http.RoundTripper
+	client      *http.Client
+	tokenClient *http.Client
 }
 
 // NewHTTPClient returns an HTTP client for provider calls: each request is
@@ -82,10 +80,13 @@ func (p *Provider) Init() error {
 	if p.client == nil {
 		p.client = NewHTTPClient(DefaultTimeout)
 	}
-	p.transport = p.client.Transport
-	if p.transport == nil {
-		p.transport = http.DefaultTransport
+	base := p.client.Transport
+	if base == nil {
+		base = http.DefaultTransport
 	}
+	tc := *p.client
+	tc.Transport = jsonOnly{base}
+	p.tokenClient = &tc
 	return nil
 }
 
@@ -110,16 +111,17 @@ func (p *Provider) AuthCodeURL(ap gatehouse.AuthParams) string {
 // and redirect_uri, and reads the identity with it. The provider token is
 // used for this login only and not kept.
 func (p *Provider) Exchange(ctx context.Context, code string, ap gatehouse.AuthParams) (*gatehouse.Identity, error) {
-	// x/oauth2 flattens an error met while reading the answer into text,
-	// so a per-call transport notes whether that error was a timeout.
-	var timedOut atomic.Bool
-	client := *p.client
-	client.Transport = jsonOnly{base: p.transport, timedOut: &timedOut}
-	tok, err := p.config().Exchange(context.WithValue(ctx, oauth2.HTTPClient, &client), code,
+	start := time.Now()
+	tok, err := p.config().Exchange(context.WithValue(ctx, oauth2.HTTPClient, p.tokenClient), code,
 		oauth2.SetAuthURLParam("redirect_uri", ap.RedirectURI),
 		oauth2.VerifierOption(ap.CodeVerifier))
 	if err != nil {
-		if timedOut.Load() {
+		// x/oauth2 flattens an error met while reading the answer into
+		// text, so a timeout is recognized by the clock: the request
+		// failed once its whole time was up.
+		timedOut := p.client.Timeout > 0 && time.Since(start) >= p.client.Timeout ||
+			errors.Is(ctx.Err(), context.DeadlineExceeded)
+		if timedOut {
 			return nil, &gatehouse.Error{Code: gatehouse.EUpstreamTimeout, Message: "the provider did not answer in time",
 				Err: fmt.Errorf("token request: reading the answer timed out: %w", err)}
 		}
@@ -206,12 +208,8 @@ func Printable(s string) string {
 
 // jsonOnly asks the token endpoint for JSON and refuses any other answer.
 // GitHub answers form-encoded unless asked, and a token endpoint that
-// ignores the request for JSON is not behaving as documented. It records in
-// timedOut whether reading the answer timed out.
-type jsonOnly struct {
-	base     http.RoundTripper
-	timedOut *atomic.Bool
-}
+// ignores the request for JSON is not behaving as documented.
+type jsonOnly struct{ base http.RoundTripper }
 
 // tokenStatusError is a token endpoint's non-JSON 429 or 503: the provider
 // is overloaded, not broken.
@@ -239,19 +237,5 @@ func (j jsonOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("token endpoint answered HTTP %d with content type %q, not JSON",
 			resp.StatusCode, Printable(resp.Header.Get("Content-Type")))
 	}
-	resp.Body = &watchedBody{ReadCloser: resp.Body, timedOut: j.timedOut}
 	return resp, nil
-}
-
-type watchedBody struct {
-	io.ReadCloser
-	timedOut *atomic.Bool
-}
-
-func (b *watchedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF && isTimeout(err) {
-		b.timedOut.Store(true)
-	}
-	return n, err
 }
