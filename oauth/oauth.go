@@ -119,9 +119,11 @@ func (p *Provider) Exchange(ctx context.Context, code string, ap gatehouse.AuthP
 		// x/oauth2 flattens an error met while reading the answer into
 		// text, so a timeout is recognized by the clock: the request
 		// failed once its whole time was up.
+		// A provider that answered, however late, is judged by its answer.
+		_, answered := errors.AsType[*oauth2.RetrieveError](err)
 		timedOut := p.client.Timeout > 0 && time.Since(start) >= p.client.Timeout ||
 			errors.Is(ctx.Err(), context.DeadlineExceeded)
-		if timedOut {
+		if timedOut && !answered {
 			return nil, &gatehouse.Error{Code: gatehouse.EUpstreamTimeout, Message: "the provider did not answer in time",
 				Err: fmt.Errorf("token request: reading the answer timed out: %w", err)}
 		}
