@@ -3,7 +3,9 @@ package gatehouse
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors that every Store returns, wrapped or not, so that callers can branch
@@ -17,7 +19,41 @@ var (
 	// ErrUnavailable means the database could not be reached or was too
 	// busy; the operation may succeed if retried.
 	ErrUnavailable = errors.New("gatehouse: storage temporarily unavailable")
+	// ErrInvalid means a value cannot be stored: text that is not valid
+	// UTF-8 or that holds a NUL byte. PostgreSQL refuses both in text
+	// columns and SQLite would keep them, so every store refuses them alike,
+	// before writing anything. Profile.Normalize makes provider data
+	// storable.
+	ErrInvalid = errors.New("gatehouse: value cannot be stored (invalid UTF-8 or NUL byte)")
 )
+
+// CheckText returns an error wrapping ErrInvalid if any value is not valid
+// UTF-8 or contains a NUL byte. Stores call it on every text they write.
+func CheckText(values ...string) error {
+	for _, v := range values {
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return ErrInvalid
+		}
+	}
+	return nil
+}
+
+// CheckIdentity is CheckText for every text of an identity and its profile.
+func CheckIdentity(ident *Identity) error {
+	p := ident.Profile
+	vals := []string{ident.Provider, ident.Subject, ident.UserID}
+	for _, f := range []*string{p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture} {
+		if f != nil {
+			vals = append(vals, *f)
+		}
+	}
+	return CheckText(vals...)
+}
+
+// CheckLoginState is CheckText for every text of a login state.
+func CheckLoginState(s *LoginState) error {
+	return CheckText(s.StateHash, s.BindingHash, s.Provider, s.RedirectURI, s.CodeVerifier, s.Nonce)
+}
 
 // Store is the persistence Gatehouse needs. Implementations must be safe for
 // concurrent use, make each method atomic, and never let a driver error

@@ -49,6 +49,9 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]*gatehouse.
 			return wrap(err)
 		}
 		for _, k := range out {
+			if err := gatehouse.CheckText(k.ID, k.Algorithm); err != nil {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key, created_at) VALUES (?, ?, ?, ?)`,
 				k.ID, k.Algorithm, k.PrivateKey, toDB(k.CreatedAt)); err != nil {
 				return wrap(err)

@@ -9,6 +9,9 @@ import (
 
 // CreateLoginState stores a new login state.
 func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState) error {
+	if err := gatehouse.CheckLoginState(ls); err != nil {
+		return err
+	}
 	_, err := s.write.ExecContext(ctx, `INSERT INTO login_states
 		(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -20,6 +23,9 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState) 
 // ConsumeLoginState deletes and returns the login state matching both
 // hashes, in one statement.
 func (s *Store) ConsumeLoginState(ctx context.Context, stateHash, bindingHash string) (*gatehouse.LoginState, error) {
+	if gatehouse.CheckText(stateHash, bindingHash) != nil {
+		return nil, gatehouse.ErrNotFound // no stored state can hold it
+	}
 	ls := gatehouse.LoginState{StateHash: stateHash, BindingHash: bindingHash}
 	var created, expires int64
 	err := s.write.QueryRowContext(ctx, `DELETE FROM login_states WHERE state_hash = ? AND binding_hash = ?

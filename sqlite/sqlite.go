@@ -36,8 +36,23 @@ type Store struct {
 var _ gatehouse.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the SQLite database at path and applies
-// any migrations it lacks.
+// any migrations it lacks; it refuses a database whose schema is newer than
+// this binary.
 func Open(ctx context.Context, path string) (*Store, error) {
+	s, err := Connect(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Connect opens (creating if needed) the SQLite database at path without
+// migrating it, for tools that inspect or migrate the schema themselves.
+func Connect(ctx context.Context, path string) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
 	}
@@ -74,9 +89,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxIdleConns(n)
 
 	s := &Store{read: read, write: write}
-	if err := s.migrate(ctx); err != nil {
+	if err := write.PingContext(ctx); err != nil {
 		s.Close()
-		return nil, err
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return s, nil
 }
@@ -109,8 +124,9 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 // wrap translates driver errors into the gatehouse sentinels. A busy,
-// locked, full or unreadable database is ErrUnavailable (retryable), a uniqueness violation is
-// ErrConflict, and sql.ErrNoRows is ErrNotFound.
+// locked, full, closed or unreadable database, or an interrupted statement,
+// is ErrUnavailable (retryable); a uniqueness violation is ErrConflict; and
+// sql.ErrNoRows is ErrNotFound.
 func wrap(err error) error {
 	if err == nil {
 		return nil
@@ -118,13 +134,15 @@ func wrap(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return gatehouse.ErrNotFound
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		err.Error() == "sql: database is closed" { // database/sql does not export this error
 		return fmt.Errorf("%w: %w", gatehouse.ErrUnavailable, err)
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL:
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL,
+			sqlite3.SQLITE_INTERRUPT:
 			return fmt.Errorf("%w: %w", gatehouse.ErrUnavailable, err)
 		}
 		switch se.Code() {

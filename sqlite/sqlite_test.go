@@ -7,15 +7,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/migrate"
 	"github.com/gatehouse/gatehouse/storetest"
 )
 
-func openTest(t *testing.T) gatehouse.Store {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
+func openTest(t testing.TB) *Store {
+	return openAt(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+}
+
+func openAt(t testing.TB, path string) *Store {
+	s, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,8 +29,42 @@ func openTest(t *testing.T) gatehouse.Store {
 	return s
 }
 
+// harness gives the conformance suite a fresh store, a row count read
+// straight from the file, and a fault: a temporary trigger on the writer
+// connection that aborts the transaction once the user row is in.
+func harness(t testing.TB) *storetest.Harness {
+	s := openTest(t)
+	return &storetest.Harness{
+		Store: s,
+		Count: func(t testing.TB, table string) int {
+			var n int
+			if err := s.read.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		},
+		Break: func(t testing.TB) func() {
+			// The writer pool has exactly one connection, so a TEMP
+			// trigger made through it applies to every write.
+			if _, err := s.write.Exec(`CREATE TEMP TRIGGER gatehouse_test_fault BEFORE INSERT ON identities
+				BEGIN SELECT RAISE(ABORT, 'injected fault'); END`); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				if _, err := s.write.Exec(`DROP TRIGGER temp.gatehouse_test_fault`); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+	}
+}
+
 func TestConformance(t *testing.T) {
-	storetest.Run(t, openTest)
+	storetest.Run(t, harness)
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, harness)
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -62,13 +102,13 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 	s.Close()
 	_, err = Open(ctx, path)
-	if err == nil || !strings.Contains(err.Error(), "newer") {
+	if !errors.Is(err, migrate.ErrNewerSchema) || !strings.Contains(err.Error(), "upgrade gatehouse") {
 		t.Fatalf("Open of a newer schema: error = %v, want a refusal that says the schema is newer", err)
 	}
 }
 
 func TestJournalModeIsWAL(t *testing.T) {
-	s := openTest(t).(*Store)
+	s := openTest(t)
 	var mode string
 	if err := s.read.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
 		t.Fatal(err)
@@ -84,6 +124,73 @@ func TestErrorsAreSentinels(t *testing.T) {
 	}
 	if err := wrap(context.DeadlineExceeded); !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Errorf("wrap(DeadlineExceeded) = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestClosedIsUnavailable: a store whose database is gone answers
+// ErrUnavailable, which the server turns into a 503, not a 500.
+func TestClosedIsUnavailable(t *testing.T) {
+	s := openTest(t)
+	s.Close()
+	ctx := context.Background()
+	if _, err := s.User(ctx, "x"); !errors.Is(err, gatehouse.ErrUnavailable) {
+		t.Errorf("User on a closed store: %v, want ErrUnavailable", err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, gatehouse.ErrUnavailable) {
+		t.Errorf("Ping on a closed store: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "p", Subject: "s"}, time.Now()); !errors.Is(err, gatehouse.ErrUnavailable) {
+		t.Errorf("UpsertIdentity on a closed store: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestConcurrentOpenMigratesOnce: several processes' worth of stores
+// opening one new file at once apply each migration exactly once.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			s, err := Open(context.Background(), path)
+			if err != nil {
+				t.Errorf("Open: %v", err)
+				return
+			}
+			s.Close()
+		})
+	}
+	wg.Wait()
+	s := openAt(t, path)
+	var n, distinct int
+	if err := s.read.QueryRow(`SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != SchemaVersion || distinct != SchemaVersion {
+		t.Fatalf("schema_migrations has %d rows (%d versions), want %d", n, distinct, SchemaVersion)
+	}
+}
+
+func TestPendingMigrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := Connect(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pending, err := s.PendingMigrations(ctx)
+	if err != nil || len(pending) != SchemaVersion {
+		t.Fatalf("PendingMigrations on a new file = %d, %v; want %d", len(pending), err, SchemaVersion)
+	}
+	applied, err := s.Migrate(ctx)
+	if err != nil || len(applied) != SchemaVersion {
+		t.Fatalf("Migrate = %d, %v; want %d", len(applied), err, SchemaVersion)
+	}
+	if pending, err := s.PendingMigrations(ctx); err != nil || len(pending) != 0 {
+		t.Fatalf("PendingMigrations after Migrate = %d, %v; want none", len(pending), err)
+	}
+	if applied, err := s.Migrate(ctx); err != nil || len(applied) != 0 {
+		t.Fatalf("second Migrate = %d, %v; want none", len(applied), err)
 	}
 }
 

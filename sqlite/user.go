@@ -36,12 +36,18 @@ func ptr(s sql.NullString) *string {
 
 // User returns the user with the given id.
 func (s *Store) User(ctx context.Context, id string) (*gatehouse.User, error) {
+	if gatehouse.CheckText(id) != nil {
+		return nil, gatehouse.ErrNotFound // no stored id can hold it
+	}
 	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 }
 
 // UpsertIdentity records a login: it updates the identity and its user, or
 // creates both, in one transaction.
 func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, now time.Time) (*gatehouse.User, error) {
+	if err := gatehouse.CheckIdentity(ident); err != nil {
+		return nil, err
+	}
 	p := ident.Profile
 	at := toDB(now)
 	var u *gatehouse.User

@@ -14,15 +14,32 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// Open returns a new, empty store for one test. It should register its own
-// cleanup with t.Cleanup.
-type Open func(t *testing.T) gatehouse.Store
+// Harness is a store under test, with what the suite needs to look behind
+// its interface and to break it.
+type Harness struct {
+	gatehouse.Store
 
-// Run runs the conformance suite against stores made by open.
+	// Count returns the number of rows in a table: users, identities,
+	// login_states or signing_keys.
+	Count func(t testing.TB, table string) int
+
+	// Break arranges for the next UpsertIdentity of a new account to fail
+	// in the middle of its transaction, after the user row is written and
+	// before the identity row is, the way a lost connection or a crash
+	// would. It returns a function that undoes the arrangement.
+	Break func(t testing.TB) (undo func())
+}
+
+// Open returns a new, empty store for one test or benchmark. It should
+// register its own cleanup with t.Cleanup.
+type Open func(t testing.TB) *Harness
+
+// Run runs the conformance suite against stores made by open. The subtests
+// run in parallel, each on its own store.
 func Run(t *testing.T, open Open) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s gatehouse.Store)
+		fn   func(t *testing.T, s *Harness)
 	}{
 		{"UserNotFound", testUserNotFound},
 		{"FirstLoginCreatesUserAndIdentity", testFirstLogin},
@@ -31,20 +48,27 @@ func Run(t *testing.T, open Open) {
 		{"IdentityKeyIsProviderAndSubject", testIdentityKey},
 		{"NoLinkingByEmail", testNoLinkingByEmail},
 		{"HostileProfileStrings", testHostileStrings},
+		{"UnstorableTextRejected", testUnstorableText},
+		{"UnstorableLookupsNotFound", testUnstorableLookups},
 		{"TimesRoundTripExactly", testTimes},
+		{"TimesTruncateToMicroseconds", testTimeTruncation},
+		{"ExpiryComparesAcrossZones", testExpiryZones},
 		{"LoginStateConsumedOnce", testLoginStateOnce},
 		{"LoginStateWrongBindingNotConsumed", testLoginStateBinding},
 		{"LoginStateDuplicateIsConflict", testLoginStateConflict},
 		{"ExpiredLoginStatesDeleted", testLoginStateGC},
 		{"ConcurrentConsumeHasOneWinner", testConcurrentConsume},
 		{"ConcurrentFirstLoginsMakeOneUser", testConcurrentFirstLogin},
+		{"ConcurrentReturningLogins", testConcurrentReturningLogins},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysUpdateErrorWritesNothing", testSigningKeysError},
 		{"ConcurrentSigningKeyCreation", testConcurrentKeyCreation},
 		{"Ping", testPing},
+		{"KilledUpsertLeavesNothing", testKilledUpsert},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tc.fn(t, open(t))
 		})
 	}
@@ -94,14 +118,14 @@ func sameProfile(t *testing.T, got, want gatehouse.Profile) {
 	}
 }
 
-func testUserNotFound(t *testing.T, s gatehouse.Store) {
+func testUserNotFound(t *testing.T, s *Harness) {
 	_, err := s.User(context.Background(), "01890a5d-ac96-774b-bcce-b302099a8057")
 	if !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Fatalf("User(missing) error = %v, want ErrNotFound", err)
 	}
 }
 
-func testFirstLogin(t *testing.T, s gatehouse.Store) {
+func testFirstLogin(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	ident := identity("github", "583231", "octocat")
 	u, err := s.UpsertIdentity(ctx, ident, t0)
@@ -122,7 +146,7 @@ func testFirstLogin(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testRename(t *testing.T, s gatehouse.Store) {
+func testRename(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	first, err := s.UpsertIdentity(ctx, identity("github", "583231", "octocat"), t0)
 	if err != nil {
@@ -143,7 +167,7 @@ func testRename(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testNullFields(t *testing.T, s gatehouse.Store) {
+func testNullFields(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	ident := &gatehouse.Identity{Provider: "github", Subject: "9007199254740993", Profile: gatehouse.Profile{Login: str("ghost")}}
 	u, err := s.UpsertIdentity(ctx, ident, t0)
@@ -168,7 +192,7 @@ func testNullFields(t *testing.T, s gatehouse.Store) {
 	sameProfile(t, back.Profile, ident.Profile)
 }
 
-func testIdentityKey(t *testing.T, s gatehouse.Store) {
+func testIdentityKey(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	gh, err := s.UpsertIdentity(ctx, identity("github", "12345", "a"), t0)
 	if err != nil {
@@ -183,7 +207,7 @@ func testIdentityKey(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testNoLinkingByEmail(t *testing.T, s gatehouse.Store) {
+func testNoLinkingByEmail(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	a := identity("github", "1", "alice")
 	b := identity("github", "2", "alice-other")
@@ -203,7 +227,7 @@ func testNoLinkingByEmail(t *testing.T, s gatehouse.Store) {
 
 // testHostileStrings stores normalized hostile profile values; they must
 // come back exactly as the domain normalized them, on every backend.
-func testHostileStrings(t *testing.T, s gatehouse.Store) {
+func testHostileStrings(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	values := []string{
 		"nul\x00byte",
@@ -231,7 +255,7 @@ func testHostileStrings(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testTimes(t *testing.T, s gatehouse.Store) {
+func testTimes(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	// Microsecond precision, in a zone other than UTC.
 	at := time.Date(2026, 6, 1, 23, 59, 59, 999999000, time.FixedZone("X", -7*3600))
@@ -258,7 +282,7 @@ func loginState(stateHash string, expires time.Time) *gatehouse.LoginState {
 		CreatedAt: expires.Add(-10 * time.Minute), ExpiresAt: expires}
 }
 
-func testLoginStateOnce(t *testing.T, s gatehouse.Store) {
+func testLoginStateOnce(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	if err := s.CreateLoginState(ctx, loginState("s1", t0)); err != nil {
 		t.Fatal(err)
@@ -271,7 +295,7 @@ func testLoginStateOnce(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testLoginStateBinding(t *testing.T, s gatehouse.Store) {
+func testLoginStateBinding(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	if err := s.CreateLoginState(ctx, loginState("s1", t0)); err != nil {
 		t.Fatal(err)
@@ -284,7 +308,7 @@ func testLoginStateBinding(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testLoginStateConflict(t *testing.T, s gatehouse.Store) {
+func testLoginStateConflict(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	if err := s.CreateLoginState(ctx, loginState("s1", t0)); err != nil {
 		t.Fatal(err)
@@ -294,7 +318,7 @@ func testLoginStateConflict(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testLoginStateGC(t *testing.T, s gatehouse.Store) {
+func testLoginStateGC(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	for i, exp := range []time.Time{t0.Add(-time.Second), t0.Add(-time.Microsecond), t0, t0.Add(time.Second)} {
 		if err := s.CreateLoginState(ctx, loginState(fmt.Sprint("s", i), exp)); err != nil {
@@ -316,7 +340,7 @@ func testLoginStateGC(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testConcurrentConsume(t *testing.T, s gatehouse.Store) {
+func testConcurrentConsume(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	if err := s.CreateLoginState(ctx, loginState("race", t0)); err != nil {
 		t.Fatal(err)
@@ -346,7 +370,10 @@ func testConcurrentConsume(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testConcurrentFirstLogin(t *testing.T, s gatehouse.Store) {
+// testConcurrentFirstLogin: 50 parallel first logins of one new account
+// (SECURITY.md case 37) end with one user and one identity. Each call
+// succeeds or fails retryably; none sees a driver error.
+func testConcurrentFirstLogin(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	const n = 50
 	var wg sync.WaitGroup
@@ -354,11 +381,14 @@ func testConcurrentFirstLogin(t *testing.T, s gatehouse.Store) {
 	for range n {
 		wg.Go(func() {
 			u, err := s.UpsertIdentity(ctx, identity("github", "777", "newcomer"), t0)
-			if err != nil {
+			switch {
+			case err == nil:
+				ids <- u.ID
+			case errors.Is(err, gatehouse.ErrUnavailable):
+				t.Logf("concurrent first login failed retryably: %v", err)
+			default:
 				t.Errorf("concurrent first login: %v", err)
-				return
 			}
-			ids <- u.ID
 		})
 	}
 	wg.Wait()
@@ -370,9 +400,39 @@ func testConcurrentFirstLogin(t *testing.T, s gatehouse.Store) {
 	if len(distinct) != 1 {
 		t.Fatalf("%d parallel first logins of one identity made %d users, want 1", n, len(distinct))
 	}
+	if users, idents := s.Count(t, "users"), s.Count(t, "identities"); users != 1 || idents != 1 {
+		t.Fatalf("after %d parallel first logins: %d users, %d identities; want 1 and 1", n, users, idents)
+	}
 }
 
-func testSigningKeys(t *testing.T, s gatehouse.Store) {
+// testConcurrentReturningLogins: parallel logins of an existing account
+// all update the same user.
+func testConcurrentReturningLogins(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	first, err := s.UpsertIdentity(ctx, identity("github", "778", "regular"), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			u, err := s.UpsertIdentity(ctx, identity("github", "778", fmt.Sprint("regular-", i)), t0.Add(time.Duration(i)*time.Second))
+			if err != nil {
+				t.Errorf("returning login: %v", err)
+				return
+			}
+			if u.ID != first.ID {
+				t.Errorf("returning login got user %s, want %s", u.ID, first.ID)
+			}
+		})
+	}
+	wg.Wait()
+	if users := s.Count(t, "users"); users != 1 {
+		t.Fatalf("%d users, want 1", users)
+	}
+}
+
+func testSigningKeys(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	keys, err := s.SigningKeys(ctx)
 	if err != nil || len(keys) != 0 {
@@ -397,7 +457,7 @@ func testSigningKeys(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testSigningKeysError(t *testing.T, s gatehouse.Store) {
+func testSigningKeysError(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	boom := errors.New("boom")
 	_, err := s.UpdateSigningKeys(ctx, func(old []*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) {
@@ -411,7 +471,7 @@ func testSigningKeysError(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testConcurrentKeyCreation(t *testing.T, s gatehouse.Store) {
+func testConcurrentKeyCreation(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for i := range 10 {
@@ -437,8 +497,123 @@ func testConcurrentKeyCreation(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testPing(t *testing.T, s gatehouse.Store) {
+func testPing(t *testing.T, s *Harness) {
 	if err := s.Ping(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testKilledUpsert: a first login whose transaction dies between the user
+// row and the identity row (SECURITY.md case 79) leaves neither row behind,
+// and the next attempt succeeds.
+func testKilledUpsert(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	undo := s.Break(t)
+	_, err := s.UpsertIdentity(ctx, identity("github", "79", "unlucky"), t0)
+	undo()
+	if err == nil {
+		t.Fatal("UpsertIdentity succeeded through a broken transaction")
+	}
+	if users, idents := s.Count(t, "users"), s.Count(t, "identities"); users != 0 || idents != 0 {
+		t.Fatalf("after a killed first login: %d users, %d identities; want none", users, idents)
+	}
+	u, err := s.UpsertIdentity(ctx, identity("github", "79", "unlucky"), t0)
+	if err != nil {
+		t.Fatalf("retrying the login: %v", err)
+	}
+	if users, idents := s.Count(t, "users"), s.Count(t, "identities"); users != 1 || idents != 1 {
+		t.Fatalf("after the retry: %d users, %d identities; want 1 and 1", users, idents)
+	}
+	if got, err := s.User(ctx, u.ID); err != nil || got.ID != u.ID {
+		t.Fatalf("User after the retry = %v, %v", got, err)
+	}
+}
+
+// testUnstorableText: text no store can keep the same way (a NUL byte,
+// invalid UTF-8) is refused with ErrInvalid in every field, before anything
+// is written. The HTTP layer normalizes provider data first, so this is the
+// store's own guard, the same on every backend.
+func testUnstorableText(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	for _, bad := range []string{"nul\x00byte", "invalid \xff utf-8", "\x00"} {
+		fields := map[string]func(*gatehouse.Identity){
+			"Provider": func(i *gatehouse.Identity) { i.Provider = bad },
+			"Subject":  func(i *gatehouse.Identity) { i.Subject = bad },
+			"Login":    func(i *gatehouse.Identity) { i.Login = str(bad) },
+			"Name":     func(i *gatehouse.Identity) { i.Name = str(bad) },
+			"Company":  func(i *gatehouse.Identity) { i.Company = str(bad) },
+			"Location": func(i *gatehouse.Identity) { i.Location = str(bad) },
+			"Email":    func(i *gatehouse.Identity) { i.Email = str(bad) },
+			"Picture":  func(i *gatehouse.Identity) { i.Picture = str(bad) },
+		}
+		for field, set := range fields {
+			ident := identity("github", "29", "hostile")
+			set(ident)
+			if _, err := s.UpsertIdentity(ctx, ident, t0); !errors.Is(err, gatehouse.ErrInvalid) {
+				t.Errorf("UpsertIdentity with %q in %s: error = %v, want ErrInvalid", bad, field, err)
+			}
+		}
+		ls := loginState("s-bad", t0)
+		ls.RedirectURI = bad
+		if err := s.CreateLoginState(ctx, ls); !errors.Is(err, gatehouse.ErrInvalid) {
+			t.Errorf("CreateLoginState with %q: error = %v, want ErrInvalid", bad, err)
+		}
+	}
+	if users, idents, states := s.Count(t, "users"), s.Count(t, "identities"), s.Count(t, "login_states"); users+idents+states != 0 {
+		t.Fatalf("refused writes left %d users, %d identities, %d login states", users, idents, states)
+	}
+}
+
+// testUnstorableLookups: looking up a key that no stored row can hold is
+// not found, not a driver error.
+func testUnstorableLookups(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	for _, bad := range []string{"\x00", "a\x00b", "\xff", "' OR 1=1--"} {
+		if _, err := s.User(ctx, bad); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("User(%q) error = %v, want ErrNotFound", bad, err)
+		}
+		if _, err := s.ConsumeLoginState(ctx, bad, bad); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("ConsumeLoginState(%q) error = %v, want ErrNotFound", bad, err)
+		}
+	}
+}
+
+// testTimeTruncation: times keep microseconds and drop what is finer, the
+// same way on every store.
+func testTimeTruncation(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	at := time.Date(2026, 6, 1, 12, 0, 0, 999_999_999, time.UTC)
+	want := time.Date(2026, 6, 1, 12, 0, 0, 999_999_000, time.UTC)
+	u, err := s.UpsertIdentity(ctx, identity("github", "14", "precise"), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.User(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.CreatedAt.Equal(want) || got.CreatedAt.Location() != time.UTC {
+		t.Errorf("CreatedAt = %v, want %v in UTC", got.CreatedAt, want)
+	}
+	if !u.CreatedAt.Equal(want) {
+		t.Errorf("returned CreatedAt = %v, want %v", u.CreatedAt, want)
+	}
+}
+
+// testExpiryZones: an expiry compares by instant, whatever zone either time
+// was written in, to the microsecond.
+func testExpiryZones(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	east := time.FixedZone("UTC+14", 14*3600)
+	west := time.FixedZone("UTC-12", -12*3600)
+	exp := t0.In(east)
+	if err := s.CreateLoginState(ctx, loginState("zone", exp)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteExpiredLoginStates(ctx, t0.In(west)); err != nil || n != 0 {
+		t.Fatalf("GC at the expiry instant, in another zone, deleted %d (%v), want 0", n, err)
+	}
+	if n, err := s.DeleteExpiredLoginStates(ctx, t0.Add(time.Microsecond).In(west)); err != nil || n != 1 {
+		t.Fatalf("GC one microsecond after expiry deleted %d (%v), want 1", n, err)
 	}
 }

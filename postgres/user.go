@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/jackc/pgx/v5"
+)
+
+const userColumns = `id, login, name, company, location, email, picture, email_verified, created_at, updated_at`
+
+func scanUser(row pgx.Row) (*gatehouse.User, error) {
+	var u gatehouse.User
+	err := row.Scan(&u.ID, &u.Login, &u.Name, &u.Company, &u.Location, &u.Email, &u.Picture, &u.EmailVerified,
+		&u.CreatedAt, &u.UpdatedAt)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	u.CreatedAt, u.UpdatedAt = fromDB(u.CreatedAt), fromDB(u.UpdatedAt)
+	return &u, nil
+}
+
+// User returns the user with the given id.
+func (s *Store) User(ctx context.Context, id string) (*gatehouse.User, error) {
+	if gatehouse.CheckText(id) != nil {
+		return nil, gatehouse.ErrNotFound // no stored id can hold it
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+// UpsertIdentity records a login: it updates the identity and its user, or
+// creates both, in one transaction. Two first logins of one account racing
+// on two connections both try to insert the identity; the loser's insert
+// waits for the winner's commit and then fails as a duplicate, and its
+// second attempt finds the identity and updates it, so both calls return
+// the one user.
+func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, now time.Time) (*gatehouse.User, error) {
+	if err := gatehouse.CheckIdentity(ident); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	var u *gatehouse.User
+	var err error
+	for range conflictRetries {
+		err = s.tx(ctx, func(tx pgx.Tx) error {
+			var txErr error
+			u, txErr = upsertIdentity(ctx, tx, ident, toDB(now))
+			return txErr
+		})
+		if !errors.Is(err, gatehouse.ErrConflict) {
+			break
+		}
+	}
+	if errors.Is(err, gatehouse.ErrConflict) {
+		// Still colliding after every retry: busy, not broken.
+		return nil, fmt.Errorf("%w: %w", gatehouse.ErrUnavailable, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func upsertIdentity(ctx context.Context, tx pgx.Tx, ident *gatehouse.Identity, at time.Time) (*gatehouse.User, error) {
+	p := ident.Profile
+	var userID string
+	err := tx.QueryRow(ctx, `SELECT user_id FROM identities WHERE provider = $1 AND subject = $2 FOR UPDATE`,
+		ident.Provider, ident.Subject).Scan(&userID)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		userID = gatehouse.NewID(at)
+		if _, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
+			userID, p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at); err != nil {
+			return nil, wrap(err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO identities (provider, subject, user_id, login, email, email_verified, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
+			ident.Provider, ident.Subject, userID, p.Login, p.Email, p.EmailVerified, at); err != nil {
+			return nil, wrap(err)
+		}
+	case err != nil:
+		return nil, wrap(err)
+	default:
+		if _, err := tx.Exec(ctx, `UPDATE identities SET login = $1, email = $2, email_verified = $3, updated_at = $4
+			WHERE provider = $5 AND subject = $6`,
+			p.Login, p.Email, p.EmailVerified, at, ident.Provider, ident.Subject); err != nil {
+			return nil, wrap(err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET login = $1, name = $2, company = $3, location = $4, email = $5, picture = $6,
+			email_verified = $7, updated_at = $8 WHERE id = $9`,
+			p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at, userID); err != nil {
+			return nil, wrap(err)
+		}
+	}
+	return scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID))
+}

@@ -1,0 +1,80 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Bench measures the store operations a login and an authenticated request
+// make, on stores made by open. Parallel benchmarks use b.RunParallel, so
+// -cpu sets how many goroutines share the store.
+func Bench(b *testing.B, open Open) {
+	ctx := context.Background()
+	b.Run("User", func(b *testing.B) {
+		s := open(b)
+		u, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.User(ctx, u.ID); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("UpsertIdentity/Returning", func(b *testing.B) {
+		s := open(b)
+		if _, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("UpsertIdentity/New", func(b *testing.B) {
+		s := open(b)
+		var n atomic.Int64
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				sub := fmt.Sprint(n.Add(1))
+				if _, err := s.UpsertIdentity(ctx, identity("github", sub, "user"+sub), t0); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("LoginState/CreateConsume", func(b *testing.B) {
+		s := open(b)
+		var n atomic.Int64
+		exp := time.Now().Add(time.Hour)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				h := fmt.Sprint("state-", n.Add(1))
+				if err := s.CreateLoginState(ctx, loginState(h, exp)); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := s.ConsumeLoginState(ctx, h, "binding-"+h); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
