@@ -43,50 +43,11 @@ func harness(t testing.TB) *storetest.Harness {
 			}
 			return n
 		},
-		Break: func(t testing.TB) func() { return killIdentityInsert(t, url) },
-	}
-}
-
-func killIdentityInsert(t testing.TB, url string) func() {
-	ctx := context.Background()
-	locker, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := locker.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// SHARE lets the upsert read identities and insert the user, and
-	// makes its identity insert wait. Nothing else touches this schema, so
-	// whatever waits for this lock is that insert. (pg_stat_activity may
-	// still show the previous statement while the insert's Parse waits.)
-	if _, err := tx.Exec(ctx, `LOCK TABLE identities IN SHARE MODE`); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			var killed bool
-			err := tx.QueryRow(ctx, `SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity
-				WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))`).Scan(&killed)
-			if err != nil {
-				t.Errorf("looking for the blocked upsert: %v", err)
-				return
-			}
-			if killed {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Errorf("no upsert blocked on the identities lock within 20s")
-	}()
-	return func() {
-		<-done
-		tx.Rollback(ctx)
-		locker.Close(ctx)
+		// SHARE lets the upsert read identities and insert the user,
+		// and makes its identity insert wait.
+		Break: func(t testing.TB) func() {
+			return pgtest.KillWaiting(t, url, `LOCK TABLE identities IN SHARE MODE`)
+		},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -29,20 +31,115 @@ import (
 	"github.com/gatehouse/gatehouse/github"
 	"github.com/gatehouse/gatehouse/github/githubtest"
 	"github.com/gatehouse/gatehouse/internal/jwstest"
+	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/postgres"
 	"github.com/gatehouse/gatehouse/sqlite"
 	"github.com/gatehouse/gatehouse/token"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for looking behind the store
 )
 
-// env is a whole Gatehouse for one test: a real SQLite file, the dev login
-// provider over real HTTP on the same test server, a fake clock shared by
-// both, captured logs, and a browser-like client with a cookie jar.
+// backend is the store the HTTP tests run on: "sqlite", then "postgres"
+// (see TestMain).
+var backend = "sqlite"
+
+// TestMain runs every test of the package on SQLite and then, when
+// GATEHOUSE_TEST_POSTGRES names a database, all of them again on
+// PostgreSQL: the same tests, the other store. With CI=true the
+// PostgreSQL run is required.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code != 0 || flagSet("test.fuzz") || flagSet("test.list") {
+		os.Exit(code)
+	}
+	if os.Getenv(pgtest.EnvVar) == "" {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintf(os.Stderr, "FAIL: %s is not set; with CI=true the HTTP tests must also run on PostgreSQL\n", pgtest.EnvVar)
+			os.Exit(1)
+		}
+		fmt.Printf("server: %s is not set; the HTTP tests ran on SQLite only\n", pgtest.EnvVar)
+		os.Exit(0)
+	}
+	backend = "postgres"
+	fmt.Println("server: running the HTTP tests again on PostgreSQL")
+	os.Exit(m.Run())
+}
+
+// flagSet reports whether the go test flag name was given, for flags
+// (-fuzz, -list) that make a second run pointless.
+func flagSet(name string) bool {
+	f := flag.Lookup(name)
+	return f != nil && f.Value.String() != ""
+}
+
+// testStore opens a fresh store of the current backend, and a plain
+// database/sql handle on the same data for tests to look behind it, and
+// returns the database's URL (for SQLite, its path).
+// Through proxy (if not nil), the PostgreSQL store's connections pass a
+// relay the test can cut.
+func testStore(tb testing.TB, proxy **pgtest.Proxy) (store gatehouse.Store, db *sql.DB, url string) {
+	tb.Helper()
+	ctx := context.Background()
+	var err error
+	switch backend {
+	case "sqlite":
+		url = filepath.Join(tb.TempDir(), "gatehouse.db")
+		if store, err = sqlite.Open(ctx, url); err != nil {
+			tb.Fatal(err)
+		}
+		db, err = sql.Open("sqlite", "file:"+url+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)")
+	case "postgres":
+		url = pgtest.Schema(tb)
+		storeURL := url
+		if proxy != nil {
+			*proxy = pgtest.NewProxy(tb, pgtest.Host(tb, url))
+			storeURL = pgtest.WithHost(tb, url, (*proxy).Addr())
+		}
+		if store, err = postgres.Open(ctx, storeURL); err != nil {
+			tb.Fatal(err)
+		}
+		db, err = sql.Open("pgx", url)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		db.Close()
+		store.Close()
+	})
+	return store, db, url
+}
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2, … when needed.
+func rebind(q string) string {
+	if backend != "postgres" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// env is a whole Gatehouse for one test: a real database (SQLite or
+// PostgreSQL, see backend), the dev login provider over real HTTP on the
+// same test server, a fake clock shared by both, captured logs, and a
+// browser-like client with a cookie jar.
 type env struct {
 	t       *testing.T
 	srv     *Server
 	ts      *httptest.Server
 	store   gatehouse.Store
-	dbPath  string
+	db      *sql.DB // the same data, behind the store's back
+	dbURL   string  // the database's URL, or SQLite's file
+	proxy   *pgtest.Proxy
 	clock   *clock
 	logs    *syncBuffer
 	browser *http.Client
@@ -65,6 +162,11 @@ type envOptions struct {
 	appURL        string // default: the test server's URL
 	providers     func(e *env) []Provider
 	config        func(c *Config)
+	// wrapStore, if set, stands between the server and the real store.
+	wrapStore func(gatehouse.Store) gatehouse.Store
+	// proxy puts a relay the test can cut between a PostgreSQL store and
+	// its database (e.proxy).
+	proxy bool
 }
 
 type clock struct {
@@ -123,7 +225,6 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 		clock:     &clock{t: time.Now().UTC().Truncate(time.Second)},
 		logs:      &syncBuffer{},
 		exchanges: map[string]*atomic.Int32{},
-		dbPath:    filepath.Join(t.TempDir(), "gatehouse.db"),
 	}
 	var handler http.Handler = http.NotFoundHandler()
 	mux := http.NewServeMux()
@@ -135,12 +236,13 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	}
 	t.Cleanup(e.ts.Close)
 
-	store, err := sqlite.Open(context.Background(), e.dbPath)
-	if err != nil {
-		t.Fatal(err)
+	var proxy **pgtest.Proxy
+	if o.proxy {
+		proxy = &e.proxy
 	}
-	t.Cleanup(func() { store.Close() })
-	e.store = store
+	store, db, url := testStore(t, proxy)
+	e.store, e.db, e.dbURL = store, db, url
+	t.Logf("store: %s", backend)
 
 	// A signing key made here, so tests can forge tokens with our own key.
 	sk, err := token.GenerateKey(token.ES256, e.clock.Now())
@@ -176,10 +278,14 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 		e.exchanges[p.Name] = n
 		providers[i].Provider = counting{p.Provider, n}
 	}
+	var served gatehouse.Store = store
+	if o.wrapStore != nil {
+		served = o.wrapStore(store)
+	}
 	cfg := Config{
 		PublicURL: e.ts.URL,
 		AppURL:    appURL,
-		Store:     store,
+		Store:     served,
 		Providers: providers,
 		Logger:    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:       e.clock.Now,
@@ -360,16 +466,36 @@ func (e *env) loginDev(browser *http.Client, email string) map[string]any {
 }
 
 // count returns the number of rows in table, read straight from the
-// database file.
+// database.
 func (e *env) count(table string) int {
 	e.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_query_only=1")
+	var n int
+	if err := e.db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// query returns the one value q selects, read straight from the database;
+// q uses ? placeholders on every backend.
+func (e *env) query(q string, args ...any) string {
+	e.t.Helper()
+	var s string
+	if err := e.db.QueryRow(rebind(q), args...).Scan(&s); err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// exec runs q straight on the database and returns the rows it affected.
+func (e *env) exec(q string, args ...any) int64 {
+	e.t.Helper()
+	res, err := e.db.Exec(rebind(q), args...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
 		e.t.Fatal(err)
 	}
 	return n

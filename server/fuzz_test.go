@@ -6,29 +6,23 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/sqlite"
 )
 
-// fuzzServer returns a Server on a fresh SQLite store with a fixed clock,
+// fuzzServer returns a Server on a fresh store with a fixed clock,
 // the id of a real user, and an access token minted for that user.
 // authenticate needs neither a listener nor the providers, so this is
 // lighter than newEnv, and works with the *testing.F that fuzz setup has.
 func fuzzServer(tb testing.TB) (s *Server, userID, tok string) {
 	tb.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "gatehouse.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
+	store, _, _ := testStore(tb, nil)
 	now := time.Now().UTC().Truncate(time.Second)
-	s, err = New(ctx, Config{
+	s, err := New(ctx, Config{
 		PublicURL: "http://localhost:8080",
 		Store:     store,
 		Logger:    slog.New(slog.DiscardHandler),

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -44,20 +43,6 @@ func rawHook(status int, contentType, body string) func(http.ResponseWriter, *ht
 		w.Write([]byte(body))
 		return true
 	}
-}
-
-func (e *env) query(q string, args ...any) string {
-	e.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_query_only=1")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer db.Close()
-	var s string
-	if err := db.QueryRow(q, args...).Scan(&s); err != nil {
-		e.t.Fatal(err)
-	}
-	return s
 }
 
 // TestSec07GitHubLogin: the token endpoint gets exactly one request with

@@ -172,6 +172,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ident.Provider = p.Name
 	ident.Profile.Normalize()
 	user, err := s.store.UpsertIdentity(r.Context(), ident, s.now())
+	if errors.Is(err, gatehouse.ErrInvalid) {
+		// Normalize cleans the profile, so only a subject no database
+		// can hold (a NUL byte, invalid UTF-8) gets here.
+		err = &gatehouse.Error{Code: gatehouse.EUpstream, Message: "the provider returned an account id that cannot be stored", Err: err}
+	}
 	if err != nil {
 		s.auditLogin(r, p.Name, ident.Subject, "", err)
 		s.renderError(w, r, err)

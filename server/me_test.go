@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -662,16 +661,7 @@ func TestMeUserDeleted(t *testing.T) {
 	tok, userID := e.loginUser("a@example.com")
 	wantMe(t, e.me(tok), userID)
 
-	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	res, err := db.Exec("DELETE FROM users WHERE id = ?", userID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	if n := e.exec("DELETE FROM users WHERE id = ?", userID); n != 1 {
 		t.Fatalf("deleted %d users, want 1", n)
 	}
 
