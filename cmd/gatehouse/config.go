@@ -37,9 +37,31 @@ type config struct {
 	LogFormat          string
 
 	// Derived by check.
-	devLogin   bool
-	sqlitePath string
-	public     *url.URL
+	devLogin bool
+	db       database
+	public   *url.URL
+}
+
+// database is where the store lives: an SQLite file, or a PostgreSQL URL.
+type database struct {
+	sqlitePath  string
+	postgresURL string
+}
+
+// String names the database for logs and messages, without its password.
+func (d database) String() string {
+	if d.postgresURL == "" {
+		return "sqlite " + d.sqlitePath
+	}
+	u, err := url.Parse(d.postgresURL)
+	if err != nil {
+		return "postgres"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	u.RawQuery = ""
+	return "postgres " + u.String()
 }
 
 // setting describes one configuration setting.
@@ -55,7 +77,7 @@ func (c *config) settings() []setting {
 		{"GATEHOUSE_APP_URL", "app-url", "", "URL of the single-page app (default: the public URL)", &c.AppURL},
 		{"GATEHOUSE_AUDIENCE", "audience", "", "the \"aud\" of access tokens (default: the app URL)", &c.Audience},
 		{"GATEHOUSE_DATA_DIR", "data-dir", ".", "directory for the SQLite database", &c.DataDir},
-		{"GATEHOUSE_DATABASE_URL", "database-url", "", "SQLite file path (default: DATA_DIR/gatehouse.db)", &c.DatabaseURL},
+		{"GATEHOUSE_DATABASE_URL", "database-url", "", "postgres://user:pass@host:5432/db?sslmode=… for PostgreSQL, or an SQLite file path (default: DATA_DIR/gatehouse.db; prefer the environment variable)", &c.DatabaseURL},
 		{"GATEHOUSE_GITHUB_CLIENT_ID", "github-client-id", "", "GitHub OAuth app client id", &c.GitHubClientID},
 		{"GATEHOUSE_GITHUB_CLIENT_SECRET", "github-client-secret", "", "GitHub OAuth app client secret (prefer the environment variable)", &c.GitHubClientSecret},
 		{"GATEHOUSE_GITHUB_REDIRECT_URL", "github-redirect-url", "", "GitHub callback URL (default: APP_URL/auth/github)", &c.GitHubRedirectURL},
@@ -76,7 +98,51 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (*co
 	c := &config{}
 	fs := flag.NewFlagSet("gatehouse serve", flag.ContinueOnError)
 	fs.SetOutput(usage)
+	if err := bind(fs, c.settings(), getenv); err != nil {
+		return nil, err
+	}
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	return c, c.check()
+}
+
+// loadDatabaseConfig is loadConfig for commands that need only the
+// database settings, such as migrate; extra adds the command's own flags.
+func loadDatabaseConfig(name string, args []string, getenv func(string) string, usage io.Writer, extra func(*flag.FlagSet)) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usage)
+	var settings []setting
 	for _, s := range c.settings() {
+		if s.env == "GATEHOUSE_DATA_DIR" || s.env == "GATEHOUSE_DATABASE_URL" {
+			settings = append(settings, s)
+		}
+	}
+	if err := bind(fs, settings, getenv); err != nil {
+		return nil, err
+	}
+	extra(fs)
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	return c, c.checkDatabase()
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// bind defines a flag for each setting, defaulting to its environment
+// variable, else to its default.
+func bind(fs *flag.FlagSet, settings []setting, getenv func(string) string) error {
+	for _, s := range settings {
 		raw := s.def
 		if v := getenv(s.env); v != "" {
 			raw = v
@@ -88,24 +154,18 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (*co
 		case *bool:
 			b, err := strconv.ParseBool(raw)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %q is not true or false", s.env, raw)
+				return fmt.Errorf("%s: %q is not true or false", s.env, raw)
 			}
 			fs.BoolVar(t, s.flag, b, usage)
 		case *time.Duration:
 			d, err := time.ParseDuration(raw)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %q is not a duration such as 15m", s.env, raw)
+				return fmt.Errorf("%s: %q is not a duration such as 15m", s.env, raw)
 			}
 			fs.DurationVar(t, s.flag, d, usage)
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return c, c.check()
+	return nil
 }
 
 // check validates the configuration and derives the rest, so that bad
@@ -181,21 +241,34 @@ func (c *config) check() error {
 		}
 	}
 
-	switch {
-	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
-		return errors.New("GATEHOUSE_DATABASE_URL: PostgreSQL is not supported by this version yet; leave it unset for SQLite")
-	case c.DatabaseURL == "":
-		c.sqlitePath = filepath.Join(c.DataDir, "gatehouse.db")
-	default:
-		c.sqlitePath = strings.TrimPrefix(strings.TrimPrefix(c.DatabaseURL, "sqlite://"), "sqlite:")
-		if strings.Contains(c.sqlitePath, "://") || c.sqlitePath == "" {
-			return fmt.Errorf("GATEHOUSE_DATABASE_URL: %q is neither an SQLite file path nor a supported database URL", c.DatabaseURL)
-		}
+	if err := c.checkDatabase(); err != nil {
+		return err
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
 		return fmt.Errorf("GATEHOUSE_LOG_FORMAT: %q is not text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// checkDatabase picks the store from GATEHOUSE_DATABASE_URL: a postgres://
+// or postgresql:// URL is PostgreSQL, anything else an SQLite file path.
+func (c *config) checkDatabase() error {
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		// Errors here must not repeat the URL: it holds a password.
+		if _, err := url.Parse(c.DatabaseURL); err != nil {
+			return errors.New("GATEHOUSE_DATABASE_URL: not a valid postgres:// URL")
+		}
+		c.db.postgresURL = c.DatabaseURL
+	case c.DatabaseURL == "":
+		c.db.sqlitePath = filepath.Join(c.DataDir, "gatehouse.db")
+	default:
+		c.db.sqlitePath = strings.TrimPrefix(strings.TrimPrefix(c.DatabaseURL, "sqlite://"), "sqlite:")
+		if strings.Contains(c.db.sqlitePath, "://") || c.db.sqlitePath == "" {
+			return fmt.Errorf("GATEHOUSE_DATABASE_URL: %q is neither an SQLite file path nor a postgres:// URL", c.DatabaseURL)
+		}
 	}
 	return nil
 }

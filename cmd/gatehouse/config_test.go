@@ -21,7 +21,7 @@ func TestDefaultConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "localhost:8080" || c.public.String() != "http://localhost:8080" || !c.devLogin ||
-		c.sqlitePath != "gatehouse.db" || c.AccessTokenTTL != 15*time.Minute {
+		c.db.sqlitePath != "gatehouse.db" || c.AccessTokenTTL != 15*time.Minute {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -32,7 +32,7 @@ func TestFlagOverridesEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:9999" || c.AccessTokenTTL != 5*time.Minute || c.sqlitePath != "/var/lib/gh/gatehouse.db" {
+	if c.Addr != "127.0.0.1:9999" || c.AccessTokenTTL != 5*time.Minute || c.db.sqlitePath != "/var/lib/gh/gatehouse.db" {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -82,7 +82,7 @@ func TestBadConfigNamesTheSetting(t *testing.T) {
 		{"short secret", []string{"GATEHOUSE_JWT_SECRET", "secret"}, "GATEHOUSE_JWT_SECRET"},
 		{"repetitive secret", []string{"GATEHOUSE_JWT_SECRET", strings.Repeat("ab", 20)}, "GATEHOUSE_JWT_SECRET"},
 		{"secret with ES256", []string{"GATEHOUSE_JWT_SECRET", "k7Qw9zXv2LmN4pRt6YbHc8JdFs0GaEe1", "GATEHOUSE_JWT_ALG", "ES256"}, "GATEHOUSE_JWT_SECRET"},
-		{"PostgreSQL", []string{"GATEHOUSE_DATABASE_URL", "postgres://u@localhost/db"}, "GATEHOUSE_DATABASE_URL"},
+		{"bad PostgreSQL URL", []string{"GATEHOUSE_DATABASE_URL", "postgres://u:pw@local host/db"}, "GATEHOUSE_DATABASE_URL"},
 		{"other database URL", []string{"GATEHOUSE_DATABASE_URL", "mysql://u@localhost/db"}, "GATEHOUSE_DATABASE_URL"},
 		{"insecure flag not a boolean", []string{"GATEHOUSE_INSECURE_ALLOW_HTTP", "yes please"}, "GATEHOUSE_INSECURE_ALLOW_HTTP"},
 		{"log format", []string{"GATEHOUSE_LOG_FORMAT", "xml"}, "GATEHOUSE_LOG_FORMAT"},
@@ -105,6 +105,8 @@ func TestGoodConfigVariants(t *testing.T) {
 		"HS256 secret":         {"GATEHOUSE_JWT_SECRET", "k7Qw9zXv2LmN4pRt6YbHc8JdFs0GaEe1"},
 		"EdDSA":                {"GATEHOUSE_JWT_ALG", "EdDSA"},
 		"sqlite URL":           {"GATEHOUSE_DATABASE_URL", "sqlite:/tmp/x.db"},
+		"PostgreSQL":           {"GATEHOUSE_DATABASE_URL", "postgres://u:pw@db.internal:5432/gh?sslmode=verify-full"},
+		"postgresql scheme":    {"GATEHOUSE_DATABASE_URL", "postgresql://u@db.internal/gh"},
 		"insecure http opt-in": {"GATEHOUSE_PUBLIC_URL", "http://auth.internal", "GATEHOUSE_INSECURE_ALLOW_HTTP", "true", "GATEHOUSE_GITHUB_CLIENT_ID", "i", "GATEHOUSE_GITHUB_CLIENT_SECRET", "s"},
 		"GitHub Enterprise":    {"GATEHOUSE_GITHUB_URL", "https://ghe.example.com", "GATEHOUSE_GITHUB_API_URL", "https://ghe.example.com/api/v3", "GATEHOUSE_GITHUB_CLIENT_ID", "i", "GATEHOUSE_GITHUB_CLIENT_SECRET", "s"},
 		"127.0.0.1 public URL": {"GATEHOUSE_PUBLIC_URL", "http://127.0.0.1:9000"},
@@ -115,5 +117,24 @@ func TestGoodConfigVariants(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestDatabaseChoice: a postgres:// URL selects PostgreSQL, and the name
+// logged for it leaves out the password and the parameters.
+func TestDatabaseChoice(t *testing.T) {
+	c, err := loadConfig(nil, env("GATEHOUSE_DATABASE_URL", "postgres://gh:s3cret@db.internal:5432/gh?sslmode=require&password=other"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.db.postgresURL == "" || c.db.sqlitePath != "" {
+		t.Fatalf("db = %+v, want PostgreSQL", c.db)
+	}
+	if got, want := c.db.String(), "postgres postgres://gh@db.internal:5432/gh"; got != want {
+		t.Fatalf("db.String() = %q, want %q", got, want)
+	}
+	_, err = loadConfig(nil, env("GATEHOUSE_DATABASE_URL", "postgres://u:s3cret@local host/db"), io.Discard)
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("bad URL error = %v; want one without the password", err)
 	}
 }

@@ -1,6 +1,7 @@
 // Command gatehouse runs the Gatehouse authentication server.
 //
 //	gatehouse serve [flags]
+//	gatehouse migrate [--dry-run]
 //
 // With no configuration at all it serves on http://localhost:8080 from an
 // SQLite file in the working directory, with the development login provider
@@ -18,7 +19,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -26,13 +26,13 @@ import (
 	"github.com/gatehouse/gatehouse/devlogin"
 	"github.com/gatehouse/gatehouse/github"
 	"github.com/gatehouse/gatehouse/server"
-	"github.com/gatehouse/gatehouse/sqlite"
 )
 
 const usage = `usage: gatehouse <command> [flags]
 
 commands:
   serve     run the server (gatehouse serve -h lists its settings)
+  migrate   apply the database migrations; --dry-run lists them
   version   print the version
 `
 
@@ -69,6 +69,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("GATEHOUSE_ADDR: %w", err)
 		}
 		return serve(ctx, cfg, ln, stderr)
+	case "migrate":
+		var dryRun bool
+		cfg, err := loadDatabaseConfig("gatehouse migrate", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+			fs.BoolVar(&dryRun, "dry-run", false, "list the migrations that would be applied, and change nothing")
+		})
+		if err != nil {
+			return err
+		}
+		return runMigrate(ctx, cfg, dryRun, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return nil
@@ -90,14 +99,14 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	}
 	log := slog.New(handler)
 
-	if err := os.MkdirAll(filepath.Dir(cfg.sqlitePath), 0o700); err != nil {
-		return fmt.Errorf("GATEHOUSE_DATA_DIR: %w", err)
-	}
-	store, err := sqlite.Open(ctx, cfg.sqlitePath)
+	store, applied, err := openStore(ctx, cfg.db)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	for _, m := range applied {
+		log.Info("applied a database migration", "migration", m.Name)
+	}
 
 	appURL := cfg.AppURL
 	if appURL == "" {
@@ -175,7 +184,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("gatehouse is listening", "addr", ln.Addr().String(), "public_url", cfg.public.String(),
-		"database", cfg.sqlitePath, "version", version)
+		"database", cfg.db.String(), "version", version)
 
 	select {
 	case err := <-errc:

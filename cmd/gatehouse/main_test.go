@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
+	"github.com/gatehouse/gatehouse/internal/pgtest"
 )
 
 type lockedBuffer struct {
@@ -107,7 +108,26 @@ func getJSON(t *testing.T, c *http.Client, req *http.Request, v any) *http.Respo
 // restart that keeps the signing key and the user.
 func TestServeDevLoginEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	base, logs, stop := startServe(t, "GATEHOUSE_DATA_DIR", dir)
+	serveEndToEnd(t, "GATEHOUSE_DATA_DIR", dir)
+	if _, err := os.Stat(filepath.Join(dir, "gatehouse.db")); err != nil {
+		t.Fatalf("database not in the data dir: %v", err)
+	}
+}
+
+// TestServePostgres is the same walk through the binary on PostgreSQL,
+// with the migrations applied at startup.
+func TestServePostgres(t *testing.T) {
+	url := pgtest.Schema(t)
+	logs := serveEndToEnd(t, "GATEHOUSE_DATABASE_URL", url)
+	if !strings.Contains(logs, "applied a database migration") || !strings.Contains(logs, "database=\"postgres postgres://postgres@") {
+		t.Errorf("the log does not show the migration and the database:\n%s", logs)
+	}
+}
+
+// serveEndToEnd runs gatehouse serve with kv as its environment, logs in
+// through the dev provider, restarts it, and returns the first run's log.
+func serveEndToEnd(t *testing.T, kv ...string) string {
+	base, logs, stop := startServe(t, kv...)
 
 	// The demo page, at the root and at the provider redirect route.
 	for _, p := range []string{"/", "/auth/dev?code=x&state=y", "/demo/app.js", "/demo/app.css"} {
@@ -161,9 +181,6 @@ func TestServeDevLoginEndToEnd(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("serve returned %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "gatehouse.db")); err != nil {
-		t.Fatalf("database not in the data dir: %v", err)
-	}
 	for _, secret := range []string{q.Get("code"), q.Get("state"), auth.AccessToken} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("the log contains a code, state or token")
@@ -174,13 +191,14 @@ func TestServeDevLoginEndToEnd(t *testing.T) {
 	}
 
 	// A restart keeps the key, so the token still verifies, and the user.
-	base2, _, stop2 := startServe(t, "GATEHOUSE_DATA_DIR", dir)
+	base2, _, stop2 := startServe(t, kv...)
 	defer stop2()
 	var jwks2 json.RawMessage
 	getJSON(t, c, mustRequest(t, "GET", base2+"/.well-known/jwks.json", ""), &jwks2)
 	if string(jwks1) != string(jwks2) {
 		t.Errorf("JWKS changed across a restart:\n%s\n%s", jwks1, jwks2)
 	}
+	return logs.String()
 }
 
 func mustRequest(t *testing.T, method, url, body string) *http.Request {

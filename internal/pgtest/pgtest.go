@@ -108,4 +108,3 @@ func exec(t testing.TB, dsn, sql string, args ...any) {
 		t.Fatalf("%s: %v", strings.Fields(sql)[0], err)
 	}
 }
-
