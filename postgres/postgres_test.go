@@ -52,10 +52,12 @@ func harness(t testing.TB) *storetest.Harness {
 }
 
 func TestConformance(t *testing.T) {
+	pgtest.URL(t) // skip (or fail in CI) once, not in every subtest
 	storetest.Run(t, harness)
 }
 
 func BenchmarkStore(b *testing.B) {
+	pgtest.URL(b)
 	storetest.Bench(b, harness)
 }
 
