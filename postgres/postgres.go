@@ -117,7 +117,13 @@ func (s *Store) tx1(ctx context.Context, fn func(pgx.Tx) error) error {
 	if err != nil {
 		return wrap(err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer func() {
+		// After a commit this does nothing. After a failure it must run
+		// even if ctx is done, but not hang on a dead connection.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		tx.Rollback(rctx)
+	}()
 	if err := fn(tx); err != nil {
 		return err
 	}

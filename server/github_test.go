@@ -390,6 +390,8 @@ func TestSec29HostileProfile(t *testing.T) {
 			e := newEnv(t, withGitHub)
 			e.gh.OnUser = rawHook(200, "application/json; charset=utf-8",
 				`{"login":`+value+`,"id":42,"name":`+value+`,"company":`+value+`,"location":`+value+`,"email":null,"avatar_url":`+value+`}`)
+			e.gh.OnEmails = rawHook(200, "application/json; charset=utf-8",
+				`[{"email":`+value+`,"primary":true,"verified":true,"visibility":"private"}]`)
 			r := e.loginGitHub(e.browser)
 			if r.status != http.StatusOK {
 				t.Fatalf("authorize = %d %s", r.status, r.body)
@@ -408,6 +410,9 @@ func TestSec29HostileProfile(t *testing.T) {
 			}
 			if u["picture"] != nil {
 				t.Errorf("picture %v is not a URL and should be dropped", u["picture"])
+			}
+			if email, _ := u["email"].(string); strings.ContainsAny(email, "\x00\x07") || len(email) > 320 {
+				t.Errorf("email %q is not cleaned and capped", email)
 			}
 			if strings.Contains(string(me.body), "<img") {
 				t.Errorf("/me has raw HTML: %s", me.body)
