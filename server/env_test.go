@@ -139,6 +139,7 @@ type env struct {
 	store   gatehouse.Store
 	db      *sql.DB // the same data, behind the store's back
 	dbURL   string  // the database's URL, or SQLite's file
+	cfg     Config  // the server's configuration
 	proxy   *pgtest.Proxy
 	clock   *clock
 	logs    *syncBuffer
@@ -293,6 +294,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if o.config != nil {
 		o.config(&cfg)
 	}
+	e.cfg = cfg
 	e.srv, err = New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +15,8 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
+	"github.com/gatehouse/gatehouse/postgres"
+	"github.com/gatehouse/gatehouse/sqlite"
 )
 
 // These tests are about the database under the HTTP API; like every test of
@@ -210,4 +216,69 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+// TestTwoNodesShareOneDatabase: two Gatehouse nodes on one database, as
+// behind a load balancer. A login started on one node finishes on the
+// other, both sign with the one key they found in the database, and each
+// accepts the other's tokens. (On SQLite the second node opens the same
+// file, as a second process would.)
+func TestTwoNodesShareOneDatabase(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var store2 gatehouse.Store
+	var err error
+	if backend == "postgres" {
+		store2, err = postgres.Open(ctx, e.dbURL)
+	} else {
+		store2, err = sqlite.Open(ctx, e.dbURL)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store2.Close() })
+	cfg := e.cfg
+	cfg.Store = store2
+	node2, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts2 := httptest.NewServer(node2)
+	t.Cleanup(ts2.Close)
+
+	// The browser's cookie jar sends the login cookie to either node: they
+	// share the host, and cookies ignore ports, as they would the load
+	// balancer.
+	q := e.devApprove(e.startLogin(e.browser, "dev"), "allow", "Two Nodes", "two@example.com")
+	body, _ := json.Marshal(map[string]string{"code": q.Get("code"), "state": q.Get("state")})
+	resp, err := e.browser.Post(ts2.URL+"/auth/dev/authorize", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var login struct {
+		AccessToken string `json:"access_token"`
+		User        struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&login); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("authorize on the second node = %d, %v", resp.StatusCode, err)
+	}
+	wantMe(t, e.me(login.AccessToken), login.User.ID)
+
+	tok, userID := e.loginUser("one@example.com")
+	req, _ := http.NewRequest(http.MethodGet, ts2.URL+"/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	wantMe(t, &response{status: resp2.StatusCode, header: resp2.Header, body: b}, userID)
+
+	if n := e.count("signing_keys"); n != 1 {
+		t.Fatalf("signing_keys = %d, want the one key both nodes share", n)
+	}
 }
