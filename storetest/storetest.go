@@ -1,6 +1,11 @@
 // Package storetest is the conformance suite every gatehouse.Store must
 // pass. Each backend's tests call Run with a function that opens a fresh,
-// empty store; the suite is the same for all of them, so they behave alike.
+// empty store and wraps it in a Harness (a row count, and a way to break a
+// transaction midway); the suite is the same for all of them, so they
+// behave alike. Bench measures the same operations on each.
+//
+// A new store method (sessions, say) adds its cases to the table in Run;
+// the backends' test files do not change.
 package storetest
 
 import (
