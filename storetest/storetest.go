@@ -210,6 +210,21 @@ func testIdentityKey(t *testing.T, s *Harness) {
 	if gh.ID == other.ID {
 		t.Fatal("the same subject at two providers was merged into one user")
 	}
+	// Subjects compare exactly, as OpenID Connect's "sub" does: no case
+	// folding and no trimming, on any store.
+	upper, err := s.UpsertIdentity(ctx, identity("oidc", "AbC", "x"), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"abc", "ABC", "AbC ", " AbC"} {
+		u, err := s.UpsertIdentity(ctx, identity("oidc", sub, "x"), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.ID == upper.ID {
+			t.Errorf("subject %q was matched to the account with subject \"AbC\"", sub)
+		}
+	}
 }
 
 func testNoLinkingByEmail(t *testing.T, s *Harness) {
