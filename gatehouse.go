@@ -39,6 +39,9 @@ type User struct {
 	Profile
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// DisabledAt is when an operator disabled the account, or nil. A
+	// disabled user cannot log in, refresh, or use an access token.
+	DisabledAt *time.Time `json:"-"`
 }
 
 // Identity links a User to one account at one provider. It is keyed by
@@ -89,4 +92,41 @@ type SigningKey struct {
 	// PrivateKey is the PKCS #8 DER encoding of the private key.
 	PrivateKey []byte
 	CreatedAt  time.Time
+}
+
+// Session is one signed-in browser: what a successful login starts and each
+// refresh continues. Its refresh tokens are never stored, only the hash of
+// the live one (and of each one it replaced, to detect reuse).
+type Session struct {
+	// ID is public: access tokens carry it as "sid", and the user sees it
+	// in the list of their sessions.
+	ID     string
+	UserID string
+	// Secret derives each refresh token from the one before it (an HMAC),
+	// so that tabs refreshing with the same token at once all get the
+	// same successor, without any token kept in the clear.
+	Secret []byte
+	// CurrentHash is the hash of the live refresh token.
+	CurrentHash string
+	CreatedAt   time.Time
+	LastUsedAt  time.Time
+	// IdleExpiresAt is when the session ends unless it is refreshed:
+	// LastUsedAt plus the idle timeout, never after ExpiresAt.
+	IdleExpiresAt time.Time
+	// ExpiresAt is the absolute end of the session, fixed when it starts;
+	// refreshing never moves it.
+	ExpiresAt time.Time
+	// RevokedAt is when the session was ended (logout, reuse of a refresh
+	// token, an operator), or nil.
+	RevokedAt    *time.Time
+	RevokeReason string
+	// UserAgent and IP describe the browser that logged in, for the user's
+	// list of sessions.
+	UserAgent string
+	IP        string
+}
+
+// Active reports whether the session can still be used at t.
+func (s *Session) Active(t time.Time) bool {
+	return s.RevokedAt == nil && t.Before(s.ExpiresAt) && t.Before(s.IdleExpiresAt)
 }

@@ -42,6 +42,16 @@ func (p *Profile) Normalize() {
 	}
 }
 
+// CleanText is the cleaning Normalize applies to each profile field, for
+// other text from outside (a User-Agent header): it returns "" for text
+// that cleans to nothing.
+func CleanText(s string, limit int) string {
+	if v := clean(&s, limit); v != nil {
+		return *v
+	}
+	return ""
+}
+
 func clean(s *string, limit int) *string {
 	if s == nil {
 		return nil

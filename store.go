@@ -50,6 +50,11 @@ func CheckIdentity(ident *Identity) error {
 	return CheckText(vals...)
 }
 
+// CheckSession is CheckText for every text of a session.
+func CheckSession(s *Session) error {
+	return CheckText(s.ID, s.UserID, s.CurrentHash, s.RevokeReason, s.UserAgent, s.IP)
+}
+
 // CheckLoginState is CheckText for every text of a login state.
 func CheckLoginState(s *LoginState) error {
 	return CheckText(s.StateHash, s.BindingHash, s.Provider, s.RedirectURI, s.CodeVerifier, s.Nonce)
@@ -92,6 +97,49 @@ type Store interface {
 	// nodes starting at once agree on one set. If update returns an error,
 	// nothing is written and the error is returned.
 	UpdateSigningKeys(ctx context.Context, update func(keys []*SigningKey) ([]*SigningKey, error)) ([]*SigningKey, error)
+
+	// CreateSession stores a new session; s.CurrentHash is its first
+	// refresh token.
+	CreateSession(ctx context.Context, s *Session) error
+
+	// SessionUser returns the session with the given id and its user, or
+	// ErrNotFound if either is gone. It is what every request with an
+	// access token checks, so it is one lookup.
+	SessionUser(ctx context.Context, id string) (*Session, *User, error)
+
+	// UpdateSessionByToken finds the session whose live or retired refresh
+	// token has the hash tokenHash and, in one transaction that no other
+	// update of that session can interleave with, calls update with it and
+	// the time the token was retired (nil if it is the live one). update
+	// returns the session to store; if its CurrentHash changed, the old
+	// hash is recorded as retired at now. If update returns an error,
+	// nothing is written and the error is returned. An unknown token is
+	// ErrNotFound.
+	UpdateSessionByToken(ctx context.Context, tokenHash string, now time.Time,
+		update func(s *Session, retiredAt *time.Time) (*Session, error)) (*Session, error)
+
+	// Sessions returns the user's sessions that are not revoked, newest
+	// first. Expiry is the caller's to check.
+	Sessions(ctx context.Context, userID string) ([]*Session, error)
+
+	// RevokeSession revokes the user's session with the given id, or
+	// returns ErrNotFound if the user has no such session. Revoking a
+	// revoked session changes nothing and succeeds.
+	RevokeSession(ctx context.Context, userID, id string, at time.Time, reason string) error
+
+	// RevokeSessions revokes every session of the user and reports how
+	// many were live.
+	RevokeSessions(ctx context.Context, userID string, at time.Time, reason string) (int64, error)
+
+	// DeleteEndedSessions deletes sessions that expired, went idle or were
+	// revoked before t, with their refresh token hashes, and reports how
+	// many it deleted.
+	DeleteEndedSessions(ctx context.Context, t time.Time) (int64, error)
+
+	// SetUserDisabled disables the user (and, in the same transaction,
+	// revokes their sessions) or enables them again. An unknown user is
+	// ErrNotFound.
+	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
 
 	// Ping reports whether the database can be reached.
 	Ping(ctx context.Context) error

@@ -12,14 +12,21 @@ import (
 
 const userColumns = `id, login, name, company, location, email, picture, email_verified, created_at, updated_at`
 
+// userSelect is what scanUser reads.
+const userSelect = `SELECT ` + userColumns + `, disabled_at FROM users`
+
 func scanUser(row pgx.Row) (*gatehouse.User, error) {
 	var u gatehouse.User
 	err := row.Scan(&u.ID, &u.Login, &u.Name, &u.Company, &u.Location, &u.Email, &u.Picture, &u.EmailVerified,
-		&u.CreatedAt, &u.UpdatedAt)
+		&u.CreatedAt, &u.UpdatedAt, &u.DisabledAt)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	u.CreatedAt, u.UpdatedAt = fromDB(u.CreatedAt), fromDB(u.UpdatedAt)
+	if u.DisabledAt != nil {
+		d := fromDB(*u.DisabledAt)
+		u.DisabledAt = &d
+	}
 	return &u, nil
 }
 
@@ -30,7 +37,7 @@ func (s *Store) User(ctx context.Context, id string) (*gatehouse.User, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return scanUser(s.pool.QueryRow(ctx, userSelect+` WHERE id = $1`, id))
 }
 
 // UpsertIdentity records a login: it updates the identity and its user, or
@@ -98,5 +105,33 @@ func upsertIdentity(ctx context.Context, tx pgx.Tx, ident *gatehouse.Identity, a
 			return nil, wrap(err)
 		}
 	}
-	return scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID))
+	return scanUser(tx.QueryRow(ctx, userSelect+` WHERE id = $1`, userID))
+}
+
+// SetUserDisabled disables the user and revokes their sessions, or enables
+// them again, in one transaction.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
+	if gatehouse.CheckText(id) != nil {
+		return gatehouse.ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var when *time.Time
+		if disabled {
+			t := toDB(at)
+			when = &t
+		}
+		tag, err := tx.Exec(ctx, `UPDATE users SET disabled_at = $1 WHERE id = $2`, when, id)
+		if err != nil {
+			return wrap(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return gatehouse.ErrNotFound
+		}
+		if disabled {
+			_, err = revokeSessions(ctx, tx, id, at, "user disabled")
+		}
+		return err
+	})
 }

@@ -48,24 +48,31 @@ func (s *Server) authenticate(r *http.Request) (*token.Claims, error) {
 	return claims, nil
 }
 
-// user returns the user of the request's access token, as stored now. A
-// token whose user no longer exists fails with the code gone.
-func (s *Server) user(r *http.Request, gone string) (*gatehouse.User, error) {
+// session returns the session and user of the request's access token, as
+// stored now. The token must name a session that is still active, of a
+// user who still exists and is not disabled: revocation takes effect on the
+// next request, with no cache in between.
+func (s *Server) session(r *http.Request) (*gatehouse.Session, *gatehouse.User, error) {
 	claims, err := s.authenticate(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	u, err := s.store.User(r.Context(), claims.Subject)
+	sess, u, err := s.store.SessionUser(r.Context(), claims.SessionID)
 	if errors.Is(err, gatehouse.ErrNotFound) {
-		return nil, gatehouse.Errorf(gone, "the user no longer exists")
+		return nil, nil, gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended or the user no longer exists")
 	}
-	return u, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if sess.UserID != claims.Subject || !sess.Active(s.now()) || u.DisabledAt != nil {
+		return nil, nil, gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended or the user is disabled")
+	}
+	return sess, u, nil
 }
 
-// handleMe returns the token's user as stored now: 404 if the user no
-// longer exists.
+// handleMe returns the token's user as stored now.
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
-	u, err := s.user(r, gatehouse.ENotFound)
+	_, u, err := s.session(r)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -74,12 +81,14 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 }
 
 // Require returns middleware that lets a request through to next only with
-// a valid access token whose user still exists, and stores that user in the
-// request context for gatehouse.UserFromContext. Other requests get a 401
-// with the standard JSON error body and WWW-Authenticate header.
+// a valid access token of an active session whose user still exists and is
+// not disabled, and stores that user in the request context for
+// gatehouse.UserFromContext. Other requests get a 401 with the standard
+// JSON error body and WWW-Authenticate header (a 503 if the database is
+// unavailable).
 func (s *Server) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.user(r, gatehouse.EInvalidToken)
+		_, u, err := s.session(r)
 		if err != nil {
 			s.renderError(w, r, err)
 			return

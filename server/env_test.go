@@ -140,6 +140,9 @@ type env struct {
 	db      *sql.DB // the same data, behind the store's back
 	dbURL   string  // the database's URL, or SQLite's file
 	cfg     Config  // the server's configuration
+	// sids is the session of each user logged in with loginUser, for
+	// tokens the tests sign themselves.
+	sids map[string]string
 	proxy   *pgtest.Proxy
 	clock   *clock
 	logs    *syncBuffer
@@ -226,6 +229,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 		clock:     &clock{t: time.Now().UTC().Truncate(time.Second)},
 		logs:      &syncBuffer{},
 		exchanges: map[string]*atomic.Int32{},
+		sids:      map[string]string{},
 	}
 	var handler http.Handler = http.NotFoundHandler()
 	mux := http.NewServeMux()
@@ -514,7 +518,11 @@ func (e *env) header() map[string]any {
 
 func (e *env) claims(sub string) map[string]any {
 	now := e.clock.Now().Unix()
-	return map[string]any{"iss": e.ts.URL, "aud": e.ts.URL, "sub": sub, "iat": now, "nbf": now,
+	sid, ok := e.sids[sub]
+	if !ok {
+		sid = "no-such-session"
+	}
+	return map[string]any{"iss": e.ts.URL, "aud": e.ts.URL, "sub": sub, "sid": sid, "iat": now, "nbf": now,
 		"exp": now + 600, "jti": fmt.Sprint("jti-", now)}
 }
 

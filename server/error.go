@@ -24,6 +24,7 @@ var errorCodes = map[string]struct {
 	gatehouse.EInvalidRequest:       {http.StatusBadRequest, gatehouse.EInvalidRequest},
 	gatehouse.EInvalidState:         {http.StatusBadRequest, gatehouse.EInvalidState},
 	gatehouse.EInvalidGrant:         {http.StatusBadRequest, gatehouse.EInvalidGrant},
+	eRefreshFailed:                  {http.StatusUnauthorized, gatehouse.EInvalidGrant},
 	eProviderDenied:                 {http.StatusBadRequest, gatehouse.EAccessDenied},
 	gatehouse.EAccessDenied:         {http.StatusForbidden, gatehouse.EAccessDenied},
 	gatehouse.EUnauthorized:         {http.StatusUnauthorized, gatehouse.EUnauthorized},

@@ -72,14 +72,21 @@ func Example() {
 	get("/auth/providers", "")
 	get("/notes", "")
 
-	// A signed-in user, as the login flow would leave one.
+	// A signed-in user, as the login flow would leave one: a user and a
+	// session.
 	login := "octocat"
 	u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "github", Subject: "583231",
 		Profile: gatehouse.Profile{Login: &login}}, time.Now())
 	if err != nil {
 		log.Fatal(err)
 	}
-	accessToken, _, err := auth.Issuer().Mint(u.ID)
+	now := time.Now()
+	sess := &gatehouse.Session{ID: "session-1", UserID: u.ID, Secret: []byte("secret"), CurrentHash: "hash-1",
+		CreatedAt: now, LastUsedAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)}
+	if err := store.CreateSession(ctx, sess); err != nil {
+		log.Fatal(err)
+	}
+	accessToken, _, err := auth.Issuer().Mint(u.ID, sess.ID)
 	if err != nil {
 		log.Fatal(err)
 	}

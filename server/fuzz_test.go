@@ -35,7 +35,12 @@ func fuzzServer(tb testing.TB) (s *Server, userID, tok string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if tok, _, err = s.Issuer().Mint(u.ID); err != nil {
+	sess := &gatehouse.Session{ID: "fuzz-session", UserID: u.ID, Secret: []byte("secret"), CurrentHash: "hash",
+		CreatedAt: now, LastUsedAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)}
+	if err := store.CreateSession(ctx, sess); err != nil {
+		tb.Fatal(err)
+	}
+	if tok, _, err = s.Issuer().Mint(u.ID, sess.ID); err != nil {
 		tb.Fatal(err)
 	}
 	return s, u.ID, tok

@@ -517,7 +517,7 @@ func TestSec80NoSecretsInLogsOrBodies(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"event=login provider=github ip=127.0.0.1 subject=583231 user_id=",
+		"event=login ip=127.0.0.1 provider=github subject=583231 user_id=",
 		"result=success",
 		"result=failure reason=invalid_grant",
 		"result=failure reason=invalid_state",

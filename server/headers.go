@@ -27,10 +27,10 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 }
 
 // allowedOrigin reports whether a browser page at origin may call the API
-// with credentials: Gatehouse's own origin and the app's. "null" and every
-// other origin are refused.
+// with credentials: Gatehouse's own origin and the configured CORS origins
+// (by default the app's). "null" and every other origin are refused.
 func (s *Server) allowedOrigin(origin string) bool {
-	return origin == s.publicOrig || origin == s.appOrigin
+	return origin == s.publicOrig || s.corsOrigins[origin]
 }
 
 // cors answers preflight requests and adds CORS headers for allowed
@@ -55,7 +55,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 				s.renderError(w, r, gatehouse.Errorf(gatehouse.EAccessDenied, "origin not allowed"))
 				return
 			}
-			h.Set("Access-Control-Allow-Methods", "GET, POST")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
 			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Requested-With")
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
 	"time"
 
@@ -105,8 +104,8 @@ func (s *Server) cookie(name, value string, maxAge time.Duration) *http.Cookie {
 	return c
 }
 
-// collectGarbage deletes expired login states, at most once a minute, so the
-// table stays bounded without a background job.
+// collectGarbage deletes expired login states and ended sessions, at most
+// once a minute, so the tables stay bounded without a background job.
 func (s *Server) collectGarbage(ctx context.Context, now time.Time) {
 	last := s.lastGC.Load()
 	if now.UnixNano()-last < int64(time.Minute) || !s.lastGC.CompareAndSwap(last, now.UnixNano()) {
@@ -114,6 +113,9 @@ func (s *Server) collectGarbage(ctx context.Context, now time.Time) {
 	}
 	if _, err := s.store.DeleteExpiredLoginStates(ctx, now); err != nil {
 		s.log.WarnContext(ctx, "deleting expired login states", "err", err)
+	}
+	if _, err := s.store.DeleteEndedSessions(ctx, now); err != nil {
+		s.log.WarnContext(ctx, "deleting ended sessions", "err", err)
 	}
 }
 
@@ -182,18 +184,22 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	raw, claims, err := s.issuer.Mint(user.ID)
+	if user.DisabledAt != nil {
+		err := gatehouse.Errorf(gatehouse.EAccessDenied, "this account is disabled")
+		s.auditLogin(r, p.Name, ident.Subject, user.ID, err)
+		s.renderError(w, r, err)
+		return
+	}
+	now := s.now()
+	raw := randomToken()
+	sess, err := s.newSession(r, user, raw, now)
 	if err != nil {
+		s.auditLogin(r, p.Name, ident.Subject, user.ID, err)
 		s.renderError(w, r, err)
 		return
 	}
 	s.auditLogin(r, p.Name, ident.Subject, user.ID, nil)
-	writeJSON(w, http.StatusOK, loginResponse{
-		AccessToken: raw,
-		TokenType:   "bearer",
-		ExpiresIn:   int64(claims.Expiry.Sub(claims.IssuedAt).Seconds()),
-		User:        user,
-	})
+	s.answerTokens(w, r, user, sess, raw, now)
 }
 
 // consumeLogin checks the state against the browser's login cookie and
@@ -228,12 +234,23 @@ func (s *Server) consumeLogin(w http.ResponseWriter, r *http.Request, p *Provide
 // the provider subject and our user id when known, and the client address;
 // never a code, state or token.
 func (s *Server) auditLogin(r *http.Request, provider, subject, userID string, err error) {
-	attrs := []any{"event", "login", "provider", provider, "ip", clientIP(r)}
+	attrs := []any{"provider", provider}
 	if subject != "" {
 		attrs = append(attrs, "subject", subject)
 	}
+	s.audit(r, "login", userID, "", err, attrs...)
+}
+
+// audit logs one structured audit event: what happened, to which user and
+// session, from which client address, and whether it succeeded. Never a
+// code, state or token.
+func (s *Server) audit(r *http.Request, event, userID, sessionID string, err error, extra ...any) {
+	attrs := append([]any{"event", event, "ip", s.clientIP(r)}, extra...)
 	if userID != "" {
 		attrs = append(attrs, "user_id", userID)
+	}
+	if sessionID != "" {
+		attrs = append(attrs, "session_id", sessionID)
 	}
 	if err == nil {
 		s.log.InfoContext(r.Context(), "audit", append(attrs, "result", "success")...)
@@ -242,15 +259,8 @@ func (s *Server) auditLogin(r *http.Request, provider, subject, userID string, e
 	attrs = append(attrs, "result", "failure", "reason", gatehouse.ErrorCode(err))
 	if e, ok := errors.AsType[*gatehouse.Error](err); ok && e.Err != nil {
 		attrs = append(attrs, "cause", e.Err.Error())
+	} else if !ok {
+		attrs = append(attrs, "cause", err.Error())
 	}
 	s.log.WarnContext(r.Context(), "audit", attrs...)
-}
-
-// clientIP is the address of the peer. Proxy headers are not believed.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -46,7 +46,27 @@ func (e *env) me(tok string) *response {
 func (e *env) loginUser(email string) (tok, userID string) {
 	e.t.Helper()
 	body := e.loginDev(e.newBrowser(), email)
-	return body["access_token"].(string), body["user"].(map[string]any)["id"].(string)
+	tok, userID = body["access_token"].(string), body["user"].(map[string]any)["id"].(string)
+	e.sids[userID] = tokenClaims(e.t, tok)["sid"].(string)
+	return tok, userID
+}
+
+// tokenClaims decodes the claims of a token we issued, unverified.
+func tokenClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a JWS", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // wantChallenge checks that r carries exactly one WWW-Authenticate header
@@ -654,9 +674,10 @@ func TestSec58MalformedAuthorization(t *testing.T) {
 	wantMe(t, e.me(tok), userID)
 }
 
-// TestMeUserDeleted: a valid token outlives its user's row: /me says the
-// user is gone, and Require refuses the token.
-func TestMeUserDeleted(t *testing.T) {
+// TestSec56UserDeleted: a valid token outlives its user's row, but not the
+// user: /me and Require refuse it with 401 (the user's sessions went with
+// the row).
+func TestSec56UserDeleted(t *testing.T) {
 	e := newEnv(t)
 	tok, userID := e.loginUser("a@example.com")
 	wantMe(t, e.me(tok), userID)
@@ -665,7 +686,7 @@ func TestMeUserDeleted(t *testing.T) {
 		t.Fatalf("deleted %d users, want 1", n)
 	}
 
-	wantError(t, e.me(tok), http.StatusNotFound, gatehouse.ENotFound)
+	wantInvalidToken(t, e.me(tok))
 
 	var calls atomic.Int32
 	h := e.srv.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))

@@ -16,9 +16,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,7 +41,28 @@ const (
 	Leeway = 30 * time.Second
 	// ExchangeTimeout bounds the whole code exchange with a provider.
 	ExchangeTimeout = 25 * time.Second
+	// DefaultSessionIdleTimeout ends a session not refreshed for a week.
+	DefaultSessionIdleTimeout = 7 * 24 * time.Hour
+	// DefaultSessionMaxAge ends every session 30 days after its login.
+	DefaultSessionMaxAge = 30 * 24 * time.Hour
+	// DefaultRefreshGrace is how long a rotated refresh token still gets
+	// its successor, for tabs that refresh at the same moment.
+	DefaultRefreshGrace = 10 * time.Second
+	// MaxRefreshGrace caps the grace window: a stolen token is usable
+	// alongside the real one for that long.
+	MaxRefreshGrace = time.Minute
 )
+
+// revokeRetryFor is how long a logout that the database could not record
+// is retried in the background.
+const revokeRetryFor = time.Hour
+
+// revokeRetryEvery is the pause between those retries; tests shorten it.
+var revokeRetryEvery = 5 * time.Second
+
+// reservedNames are /auth/… paths of the API that a provider cannot be
+// named after.
+var reservedNames = map[string]bool{"providers": true, "refresh": true, "logout": true, "sessions": true}
 
 // Provider is a provider as registered with a Server.
 type Provider struct {
@@ -86,6 +110,26 @@ type Config struct {
 	// non-loopback host. Cookies then travel unencrypted: it MUST NOT be
 	// used in production.
 	InsecureAllowHTTP bool
+
+	// SessionIdleTimeout ends a session that is not refreshed for this
+	// long; it defaults to DefaultSessionIdleTimeout.
+	SessionIdleTimeout time.Duration
+	// SessionMaxAge is a session's absolute lifetime from its login;
+	// refreshing never extends it. It defaults to DefaultSessionMaxAge.
+	SessionMaxAge time.Duration
+	// RefreshGrace is how long a rotated refresh token still answers with
+	// its successor (several tabs refreshing at once); after that, using
+	// it again ends the session. It defaults to DefaultRefreshGrace; a
+	// negative value means none.
+	RefreshGrace time.Duration
+	// CORSOrigins are the exact browser origins (scheme://host[:port])
+	// allowed to call the API with credentials, besides Gatehouse's own.
+	// They default to the AppURL's origin.
+	CORSOrigins []string
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For is believed for the client address (audit logs and
+	// the session list). By default no proxy is trusted.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the Gatehouse HTTP API.
@@ -99,11 +143,20 @@ type Server struct {
 	providers map[string]*Provider
 	listing   []providerInfo
 
-	publicURL   string
-	publicOrig  string
-	appOrigin   string
-	https       bool
-	loginCookie string
+	publicURL      string
+	publicOrig     string
+	corsOrigins    map[string]bool
+	trustedProxies []netip.Prefix
+	https          bool
+	loginCookie    string
+	refreshCookie  string
+
+	idle, maxAge, grace time.Duration
+
+	// pending holds logouts the database could not record (refresh token
+	// hash → global), refused here until they are.
+	pending    sync.Map
+	retryEvery time.Duration
 
 	handler http.Handler
 	lastGC  atomic.Int64
@@ -145,16 +198,52 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.AccessTokenTTL < time.Minute || cfg.AccessTokenTTL > MaxAccessTokenTTL {
 		return nil, fmt.Errorf("server: the access token TTL must be between 1m and %s, got %s", MaxAccessTokenTTL, cfg.AccessTokenTTL)
 	}
+	if cfg.SessionIdleTimeout == 0 {
+		cfg.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
+	if cfg.SessionMaxAge == 0 {
+		cfg.SessionMaxAge = DefaultSessionMaxAge
+	}
+	switch {
+	case cfg.RefreshGrace == 0:
+		cfg.RefreshGrace = DefaultRefreshGrace
+	case cfg.RefreshGrace < 0:
+		cfg.RefreshGrace = 0
+	}
+	if cfg.SessionIdleTimeout < time.Minute {
+		return nil, fmt.Errorf("server: the session idle timeout must be at least 1m, got %s", cfg.SessionIdleTimeout)
+	}
+	if cfg.SessionMaxAge < cfg.AccessTokenTTL {
+		return nil, fmt.Errorf("server: the session maximum age (%s) must be at least the access token TTL (%s)", cfg.SessionMaxAge, cfg.AccessTokenTTL)
+	}
+	if cfg.RefreshGrace > MaxRefreshGrace {
+		return nil, fmt.Errorf("server: the refresh grace window must be at most %s, got %s", MaxRefreshGrace, cfg.RefreshGrace)
+	}
+	cors := map[string]bool{}
+	if cfg.CORSOrigins == nil {
+		cfg.CORSOrigins = []string{origin(app)}
+	}
+	for _, o := range cfg.CORSOrigins {
+		if err := checkOrigin(o, cfg.InsecureAllowHTTP); err != nil {
+			return nil, err
+		}
+		cors[o] = true
+	}
 	s := &Server{
-		store:      cfg.Store,
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		providers:  map[string]*Provider{},
-		listing:    []providerInfo{},
-		publicURL:  pub.String(),
-		publicOrig: origin(pub),
-		appOrigin:  origin(app),
-		https:      pub.Scheme == "https",
+		store:          cfg.Store,
+		log:            cfg.Logger,
+		now:            cfg.Now,
+		providers:      map[string]*Provider{},
+		listing:        []providerInfo{},
+		publicURL:      pub.String(),
+		publicOrig:     origin(pub),
+		corsOrigins:    cors,
+		trustedProxies: cfg.TrustedProxies,
+		https:          pub.Scheme == "https",
+		idle:           cfg.SessionIdleTimeout,
+		maxAge:         cfg.SessionMaxAge,
+		grace:          cfg.RefreshGrace,
+		retryEvery:     revokeRetryEvery,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -162,13 +251,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.loginCookie = "gatehouse_login"
+	s.loginCookie, s.refreshCookie = "gatehouse_login", "gatehouse_refresh"
 	if s.https {
-		s.loginCookie = "__Host-gatehouse_login"
+		s.loginCookie, s.refreshCookie = "__Host-gatehouse_login", "__Host-gatehouse_refresh"
 	}
 	for i := range cfg.Providers {
 		p := cfg.Providers[i]
-		if !providerName.MatchString(p.Name) {
+		if !providerName.MatchString(p.Name) || reservedNames[p.Name] {
 			return nil, fmt.Errorf("server: provider name %q must be lower-case letters, digits and hyphens", p.Name)
 		}
 		if p.Provider == nil {
@@ -236,6 +325,19 @@ func IsLoopback(u *url.URL) bool {
 }
 
 func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
+// checkOrigin accepts an exact browser origin: http(s)://host[:port] and
+// nothing else; plain http only on loopback unless insecure.
+func checkOrigin(o string, insecure bool) error {
+	u, err := ParseBaseURL("CORS origin", o, insecure)
+	if err != nil {
+		return err
+	}
+	if u.Path != "" || origin(u) != o {
+		return fmt.Errorf("server: CORS origin %q must be exactly scheme://host[:port], in lower case, with no path", o)
+	}
+	return nil
+}
 
 // loadKeys returns the key set: the HMAC secret if one is configured, or
 // else the stored keys, creating a key for the configured algorithm if there
@@ -318,32 +420,44 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Issuer returns the issuer that mints the server's access tokens.
 func (s *Server) Issuer() *token.Issuer { return s.issuer }
 
-// routes builds the API's mux. Each path also gets a pattern without a
-// method, so that a wrong method gets a JSON 405 rather than net/http's
-// plain-text one.
+// routes builds the API's mux. A known path with the wrong method gets a
+// JSON 405 with Allow, and an unknown path a JSON 404, rather than
+// net/http's plain-text answers.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	route := func(method, path string, h http.HandlerFunc) {
 		mux.HandleFunc(method+" "+path, h)
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			allow := method
-			if method == http.MethodGet {
-				allow = "GET, HEAD"
-			}
-			w.Header().Set("Allow", allow)
-			s.renderError(w, r, gatehouse.Errorf(gatehouse.EMethodNotAllowed, "use %s", method))
-		})
 	}
 	route("GET", "/auth/providers", s.handleProviders)
 	route("GET", "/auth/{provider}/login", s.handleLogin)
 	route("POST", "/auth/{provider}/authorize", s.handleAuthorize)
+	route("POST", "/auth/refresh", s.handleRefresh)
+	route("POST", "/auth/logout", s.handleLogout)
+	route("GET", "/auth/sessions", s.handleSessions)
+	route("DELETE", "/auth/sessions/{id}", s.handleDeleteSession)
 	route("GET", "/me", s.handleMe)
 	route("GET", "/.well-known/jwks.json", s.handleJWKS)
 	route("GET", "/.well-known/openid-configuration", s.handleDiscovery)
 	route("GET", "/healthz", s.handleHealth)
 	route("GET", "/readyz", s.handleReady)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.renderError(w, r, gatehouse.Errorf(gatehouse.ENotFound, "no such endpoint"))
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			other := *r
+			other.Method = m
+			if _, pattern := mux.Handler(&other); pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			s.renderError(w, r, gatehouse.Errorf(gatehouse.ENotFound, "no such endpoint"))
+			return
+		}
+		if allow[0] == http.MethodGet {
+			allow = slices.Insert(allow, 1, http.MethodHead)
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.renderError(w, r, gatehouse.Errorf(gatehouse.EMethodNotAllowed, "use %s", strings.Join(allow, " or ")))
 	})
 	return s.securityHeaders(s.cors(mux))
 }

@@ -102,7 +102,7 @@ func TestSigningKeyCreatedOnceAndReused(t *testing.T) {
 	if s1.keys.Signing().ID != s2.keys.Signing().ID {
 		t.Fatalf("restart signs with %s, want the stored %s", s2.keys.Signing().ID, s1.keys.Signing().ID)
 	}
-	raw, _, err := s1.issuer.Mint("u1")
+	raw, _, err := s1.issuer.Mint("u1", "s1")
 	if err != nil {
 		t.Fatal(err)
 	}

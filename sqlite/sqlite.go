@@ -158,3 +158,18 @@ func wrap(err error) error {
 func toDB(t time.Time) int64 { return t.UnixMicro() }
 
 func fromDB(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func fromNullDB(us sql.NullInt64) *time.Time {
+	if !us.Valid {
+		return nil
+	}
+	t := fromDB(us.Int64)
+	return &t
+}
+
+func toNullDB(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return toDB(*t)
+}

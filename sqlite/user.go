@@ -11,16 +11,21 @@ import (
 
 const userColumns = `id, login, name, company, location, email, picture, email_verified, created_at, updated_at`
 
+// userSelect is what scanUser reads.
+const userSelect = `SELECT ` + userColumns + `, disabled_at FROM users`
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanUser(row scanner) (*gatehouse.User, error) {
 	var u gatehouse.User
 	var login, name, company, location, email, picture sql.NullString
 	var created, updated int64
-	err := row.Scan(&u.ID, &login, &name, &company, &location, &email, &picture, &u.EmailVerified, &created, &updated)
+	var disabled sql.NullInt64
+	err := row.Scan(&u.ID, &login, &name, &company, &location, &email, &picture, &u.EmailVerified, &created, &updated, &disabled)
 	if err != nil {
 		return nil, wrap(err)
 	}
+	u.DisabledAt = fromNullDB(disabled)
 	u.Login, u.Name, u.Company = ptr(login), ptr(name), ptr(company)
 	u.Location, u.Email, u.Picture = ptr(location), ptr(email), ptr(picture)
 	u.CreatedAt, u.UpdatedAt = fromDB(created), fromDB(updated)
@@ -39,7 +44,7 @@ func (s *Store) User(ctx context.Context, id string) (*gatehouse.User, error) {
 	if gatehouse.CheckText(id) != nil {
 		return nil, gatehouse.ErrNotFound // no stored id can hold it
 	}
-	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return scanUser(s.read.QueryRowContext(ctx, userSelect+` WHERE id = ?`, id))
 }
 
 // UpsertIdentity records a login: it updates the identity and its user, or
@@ -81,11 +86,33 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 				return wrap(err)
 			}
 		}
-		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, userID))
+		u, err = scanUser(tx.QueryRowContext(ctx, userSelect+` WHERE id = ?`, userID))
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+// SetUserDisabled disables the user and revokes their sessions, or enables
+// them again, in one transaction.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var when any
+		if disabled {
+			when = toDB(at)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = ? WHERE id = ?`, when, id)
+		if err != nil {
+			return wrap(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return gatehouse.ErrNotFound
+		}
+		if disabled {
+			_, err = revokeSessions(ctx, tx, id, at, "user disabled")
+		}
+		return err
+	})
 }

@@ -25,7 +25,7 @@ type Harness struct {
 	gatehouse.Store
 
 	// Count returns the number of rows in a table: users, identities,
-	// login_states or signing_keys.
+	// login_states, signing_keys, sessions or retired_refresh_tokens.
 	Count func(t testing.TB, table string) int
 
 	// Break arranges for the next UpsertIdentity of a new account to fail
@@ -70,6 +70,14 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentSigningKeyCreation", testConcurrentKeyCreation},
 		{"Ping", testPing},
 		{"KilledUpsertLeavesNothing", testKilledUpsert},
+		{"SessionRoundTrip", testSessionRoundTrip},
+		{"SessionRotation", testSessionRotation},
+		{"SessionUpdateErrorWritesNothing", testSessionUpdateErrorWritesNothing},
+		{"ConcurrentRotationRotatesOnce", testConcurrentRotation},
+		{"RevokeSession", testRevokeSession},
+		{"RevokeSessions", testRevokeSessions},
+		{"DeleteEndedSessions", testDeleteEndedSessions},
+		{"DisableUser", testDisableUser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 func BenchmarkMint(b *testing.B) {
 	f := newFixture(b)
 	for b.Loop() {
-		if _, _, err := f.issuer.Mint("user-1"); err != nil {
+		if _, _, err := f.issuer.Mint("user-1", "session-1"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -16,7 +16,7 @@ func BenchmarkMint(b *testing.B) {
 
 func BenchmarkVerify(b *testing.B) {
 	f := newFixture(b)
-	raw, _, err := f.issuer.Mint("user-1")
+	raw, _, err := f.issuer.Mint("user-1", "session-1")
 	if err != nil {
 		b.Fatal(err)
 	}

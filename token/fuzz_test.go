@@ -10,7 +10,7 @@ import (
 // string that verifies is a forgery or a second spelling of a token.
 func FuzzVerify(f *testing.F) {
 	fx := newFixture(f)
-	valid, _, err := fx.issuer.Mint("user-1")
+	valid, _, err := fx.issuer.Mint("user-1", "session-1")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -15,6 +15,8 @@ const Type = "at+jwt"
 type Claims struct {
 	Issuer    string
 	Subject   string
+	// SessionID is the "sid" claim: the session the token was issued in.
+	SessionID string
 	Audience  []string
 	IssuedAt  time.Time
 	NotBefore time.Time
@@ -39,6 +41,7 @@ type Issuer struct {
 type wireClaims struct {
 	Issuer    string `json:"iss"`
 	Subject   string `json:"sub"`
+	SessionID string `json:"sid"`
 	Audience  string `json:"aud"`
 	IssuedAt  int64  `json:"iat"`
 	NotBefore int64  `json:"nbf"`
@@ -46,11 +49,11 @@ type wireClaims struct {
 	ID        string `json:"jti"`
 }
 
-// Mint returns a signed access token for the user with id subject, and its
-// claims.
-func (i *Issuer) Mint(subject string) (string, *Claims, error) {
-	if subject == "" {
-		return "", nil, fmt.Errorf("token: empty subject")
+// Mint returns a signed access token for the user with id subject in the
+// session sid, and its claims.
+func (i *Issuer) Mint(subject, sid string) (string, *Claims, error) {
+	if subject == "" || sid == "" {
+		return "", nil, fmt.Errorf("token: empty subject or session id")
 	}
 	now := time.Now
 	if i.Now != nil {
@@ -62,6 +65,7 @@ func (i *Issuer) Mint(subject string) (string, *Claims, error) {
 	c := &Claims{
 		Issuer:    i.Issuer,
 		Subject:   subject,
+		SessionID: sid,
 		Audience:  []string{i.Audience},
 		IssuedAt:  iat,
 		NotBefore: iat,
@@ -71,6 +75,7 @@ func (i *Issuer) Mint(subject string) (string, *Claims, error) {
 	payload, err := json.Marshal(wireClaims{
 		Issuer:    c.Issuer,
 		Subject:   c.Subject,
+		SessionID: c.SessionID,
 		Audience:  i.Audience,
 		IssuedAt:  c.IssuedAt.Unix(),
 		NotBefore: c.NotBefore.Unix(),

@@ -65,7 +65,7 @@ func (f *fixture) header() map[string]any {
 
 func (f *fixture) claims() map[string]any {
 	return map[string]any{
-		"iss": testIssuer, "sub": "user-1", "aud": testAudience,
+		"iss": testIssuer, "sub": "user-1", "sid": "session-1", "aud": testAudience,
 		"iat": f.now.Unix(), "nbf": f.now.Unix(), "exp": f.now.Add(testTTL).Unix(), "jti": "j1",
 	}
 }
@@ -125,7 +125,7 @@ func TestMintVerifyRoundTrip(t *testing.T) {
 			}
 			now := func() time.Time { return t0 }
 			iss := &Issuer{Issuer: testIssuer, Audience: testAudience, TTL: testTTL, Keys: keys, Now: now}
-			raw, minted, err := iss.Mint("user-42")
+			raw, minted, err := iss.Mint("user-42", "session-42")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +134,7 @@ func TestMintVerifyRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if got.Subject != "user-42" || got.ID != minted.ID || !got.Expiry.Equal(minted.Expiry) {
+			if got.Subject != "user-42" || got.SessionID != "session-42" || got.ID != minted.ID || !got.Expiry.Equal(minted.Expiry) {
 				t.Errorf("claims = %+v, want %+v", got, minted)
 			}
 		})
@@ -156,7 +156,7 @@ func TestSec61MintedTokenShape(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for i := range 1000 {
-		raw, _, err := f.issuer.Mint("user-1")
+		raw, _, err := f.issuer.Mint("user-1", "session-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +172,7 @@ func TestSec61MintedTokenShape(t *testing.T) {
 			if len(jwks.Keys) != 1 || h["kid"] != jwks.Keys[0].Kid {
 				t.Fatalf("kid %v not in JWKS %s", h["kid"], f.keys.JWKS())
 			}
-			if c["iss"] != testIssuer || c["aud"] != testAudience || c["sub"] != "user-1" {
+			if c["iss"] != testIssuer || c["aud"] != testAudience || c["sub"] != "user-1" || c["sid"] != "session-1" {
 				t.Fatalf("claims = %v", c)
 			}
 			if got := time.Duration(c["exp"].(float64)-c["iat"].(float64)) * time.Second; got != testTTL {
@@ -364,6 +364,9 @@ func TestSec52ClaimsConfusion(t *testing.T) {
 		{"sub missing", nil, func(c map[string]any) { delete(c, "sub") }, false},
 		{"sub empty", nil, func(c map[string]any) { c["sub"] = "" }, false},
 		{"sub number", nil, func(c map[string]any) { c["sub"] = 12345 }, false},
+		{"sid missing", nil, func(c map[string]any) { delete(c, "sid") }, false},
+		{"sid empty", nil, func(c map[string]any) { c["sid"] = "" }, false},
+		{"sid number", nil, func(c map[string]any) { c["sid"] = 7 }, false},
 		{"jti missing", nil, func(c map[string]any) { delete(c, "jti") }, false},
 		{"typ absent", func(h map[string]any) { delete(h, "typ") }, nil, false},
 		{"typ JWT", func(h map[string]any) { h["typ"] = "JWT" }, nil, false},

@@ -202,6 +202,7 @@ func (v *Verifier) checkClaims(body []byte) (*Claims, error) {
 	}
 	c.Issuer = str("iss")
 	c.Subject = str("sub")
+	c.SessionID = str("sid")
 	c.ID = str("jti")
 	c.IssuedAt = num("iat")
 	c.NotBefore = num("nbf")

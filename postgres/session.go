@@ -1,0 +1,213 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const sessionColumns = `id, user_id, secret, current_hash, created_at, last_used_at, idle_expires_at, expires_at,
+	revoked_at, revoke_reason, user_agent, ip`
+
+func scanSession(row pgx.Row) (*gatehouse.Session, error) {
+	var s gatehouse.Session
+	err := row.Scan(&s.ID, &s.UserID, &s.Secret, &s.CurrentHash, &s.CreatedAt, &s.LastUsedAt, &s.IdleExpiresAt, &s.ExpiresAt,
+		&s.RevokedAt, &s.RevokeReason, &s.UserAgent, &s.IP)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	s.CreatedAt, s.LastUsedAt = fromDB(s.CreatedAt), fromDB(s.LastUsedAt)
+	s.IdleExpiresAt, s.ExpiresAt = fromDB(s.IdleExpiresAt), fromDB(s.ExpiresAt)
+	if s.RevokedAt != nil {
+		r := fromDB(*s.RevokedAt)
+		s.RevokedAt = &r
+	}
+	return &s, nil
+}
+
+func nullTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := toDB(*t)
+	return &v
+}
+
+// CreateSession stores a new session.
+func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) error {
+	if err := gatehouse.CheckSession(sess); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		sess.ID, sess.UserID, sess.Secret, sess.CurrentHash, toDB(sess.CreatedAt), toDB(sess.LastUsedAt),
+		toDB(sess.IdleExpiresAt), toDB(sess.ExpiresAt), nullTime(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
+	return wrap(err)
+}
+
+// SessionUser returns the session and its user, in one query.
+func (s *Store) SessionUser(ctx context.Context, id string) (*gatehouse.Session, *gatehouse.User, error) {
+	if gatehouse.CheckText(id) != nil {
+		return nil, nil, gatehouse.ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	var sess gatehouse.Session
+	var u gatehouse.User
+	err := s.pool.QueryRow(ctx, `SELECT s.id, s.user_id, s.secret, s.current_hash, s.created_at, s.last_used_at,
+			s.idle_expires_at, s.expires_at, s.revoked_at, s.revoke_reason, s.user_agent, s.ip,
+			u.id, u.login, u.name, u.company, u.location, u.email, u.picture, u.email_verified, u.created_at, u.updated_at, u.disabled_at
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`, id).Scan(
+		&sess.ID, &sess.UserID, &sess.Secret, &sess.CurrentHash, &sess.CreatedAt, &sess.LastUsedAt,
+		&sess.IdleExpiresAt, &sess.ExpiresAt, &sess.RevokedAt, &sess.RevokeReason, &sess.UserAgent, &sess.IP,
+		&u.ID, &u.Login, &u.Name, &u.Company, &u.Location, &u.Email, &u.Picture, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt, &u.DisabledAt)
+	if err != nil {
+		return nil, nil, wrap(err)
+	}
+	sess.CreatedAt, sess.LastUsedAt = fromDB(sess.CreatedAt), fromDB(sess.LastUsedAt)
+	sess.IdleExpiresAt, sess.ExpiresAt = fromDB(sess.IdleExpiresAt), fromDB(sess.ExpiresAt)
+	sess.RevokedAt = nullTime(sess.RevokedAt)
+	u.CreatedAt, u.UpdatedAt = fromDB(u.CreatedAt), fromDB(u.UpdatedAt)
+	u.DisabledAt = nullTime(u.DisabledAt)
+	return &sess, &u, nil
+}
+
+// UpdateSessionByToken runs update on the session of a live or retired
+// refresh token, holding the session's row lock, so concurrent refreshes of
+// one session run one after the other: a second refresh with the same token
+// waits for the first, then finds the token retired.
+func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now time.Time,
+	update func(*gatehouse.Session, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, error) {
+	if gatehouse.CheckText(tokenHash) != nil {
+		return nil, gatehouse.ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	var out *gatehouse.Session
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var retiredAt *time.Time
+		old, err := scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE current_hash = $1 FOR UPDATE`, tokenHash))
+		if errors.Is(err, gatehouse.ErrNotFound) {
+			var id string
+			var at time.Time
+			if err := tx.QueryRow(ctx, `SELECT session_id, retired_at FROM retired_refresh_tokens WHERE hash = $1`, tokenHash).Scan(&id, &at); err != nil {
+				return wrap(err)
+			}
+			at = fromDB(at)
+			retiredAt = &at
+			old, err = scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 FOR UPDATE`, id))
+		}
+		if err != nil {
+			return err
+		}
+		prev := old.CurrentHash
+		next, err := update(old, retiredAt)
+		if err != nil {
+			return err
+		}
+		if err := gatehouse.CheckSession(next); err != nil {
+			return err
+		}
+		if next.CurrentHash != prev {
+			if _, err := tx.Exec(ctx, `INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ($1, $2, $3)`,
+				prev, next.ID, toDB(now)); err != nil {
+				return wrap(err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE sessions SET current_hash = $1, last_used_at = $2, idle_expires_at = $3,
+			revoked_at = $4, revoke_reason = $5 WHERE id = $6`,
+			next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), nullTime(next.RevokedAt), next.RevokeReason, next.ID); err != nil {
+			return wrap(err)
+		}
+		out = next
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Sessions returns the user's sessions that are not revoked, newest first.
+func (s *Store) Sessions(ctx context.Context, userID string) ([]*gatehouse.Session, error) {
+	if gatehouse.CheckText(userID) != nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC`, userID)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []*gatehouse.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	return out, wrap(rows.Err())
+}
+
+// RevokeSession revokes one of the user's sessions.
+func (s *Store) RevokeSession(ctx context.Context, userID, id string, at time.Time, reason string) error {
+	if gatehouse.CheckText(userID, id) != nil {
+		return gatehouse.ErrNotFound
+	}
+	if err := gatehouse.CheckText(reason); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	// A revoked session keeps its first revocation time and reason.
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = coalesce(revoked_at, $1),
+		revoke_reason = CASE WHEN revoked_at IS NULL THEN $2 ELSE revoke_reason END
+		WHERE id = $3 AND user_id = $4`, toDB(at), reason, id, userID)
+	if err != nil {
+		return wrap(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return gatehouse.ErrNotFound
+	}
+	return nil
+}
+
+// RevokeSessions revokes every live session of the user.
+func (s *Store) RevokeSessions(ctx context.Context, userID string, at time.Time, reason string) (int64, error) {
+	if err := gatehouse.CheckText(userID, reason); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	return revokeSessions(ctx, s.pool, userID, at, reason)
+}
+
+func revokeSessions(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, userID string, at time.Time, reason string) (int64, error) {
+	tag, err := q.Exec(ctx, `UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL`,
+		toDB(at), reason, userID)
+	if err != nil {
+		return 0, wrap(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// DeleteEndedSessions deletes sessions that ended before t.
+func (s *Store) DeleteEndedSessions(ctx context.Context, t time.Time) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1 OR idle_expires_at < $1 OR revoked_at < $1`, toDB(t))
+	if err != nil {
+		return 0, wrap(err)
+	}
+	return tag.RowsAffected(), nil
+}
