@@ -133,16 +133,16 @@ func rebind(q string) string {
 // same test server, a fake clock shared by both, captured logs, and a
 // browser-like client with a cookie jar.
 type env struct {
-	t       *testing.T
-	srv     *Server
-	ts      *httptest.Server
-	store   gatehouse.Store
-	db      *sql.DB // the same data, behind the store's back
-	dbURL   string  // the database's URL, or SQLite's file
-	cfg     Config  // the server's configuration
+	t     *testing.T
+	srv   *Server
+	ts    *httptest.Server
+	store gatehouse.Store
+	db    *sql.DB // the same data, behind the store's back
+	dbURL string  // the database's URL, or SQLite's file
+	cfg   Config  // the server's configuration
 	// sids is the session of each user logged in with loginUser, for
 	// tokens the tests sign themselves.
-	sids map[string]string
+	sids    map[string]string
 	proxy   *pgtest.Proxy
 	clock   *clock
 	logs    *syncBuffer

@@ -13,8 +13,8 @@ const Type = "at+jwt"
 
 // Claims are the verified claims of an access token.
 type Claims struct {
-	Issuer    string
-	Subject   string
+	Issuer  string
+	Subject string
 	// SessionID is the "sid" claim: the session the token was issued in.
 	SessionID string
 	Audience  []string
