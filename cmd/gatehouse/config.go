@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -35,11 +36,18 @@ type config struct {
 	JWTSecret          string
 	InsecureAllowHTTP  bool
 	LogFormat          string
+	SessionIdleTimeout time.Duration
+	SessionMaxAge      time.Duration
+	RefreshGrace       time.Duration
+	CORSOrigins        string
+	TrustedProxies     string
 
 	// Derived by check.
-	devLogin bool
-	db       database
-	public   *url.URL
+	corsOrigins    []string
+	trustedProxies []netip.Prefix
+	devLogin       bool
+	db             database
+	public         *url.URL
 }
 
 // database is where the store lives: an SQLite file, or a PostgreSQL URL.
@@ -89,6 +97,11 @@ func (c *config) settings() []setting {
 		{"GATEHOUSE_JWT_SECRET", "jwt-secret", "", "opt-in HS256 shared secret, at least 32 random bytes (prefer the environment variable)", &c.JWTSecret},
 		{"GATEHOUSE_INSECURE_ALLOW_HTTP", "insecure-allow-http", "false", "allow plain-http public and app URLs on non-loopback hosts; MUST NOT be used in production", &c.InsecureAllowHTTP},
 		{"GATEHOUSE_LOG_FORMAT", "log-format", "text", "log format: text or json", &c.LogFormat},
+		{"GATEHOUSE_SESSION_IDLE_TIMEOUT", "session-idle-timeout", "7d", "end a session not refreshed for this long", &c.SessionIdleTimeout},
+		{"GATEHOUSE_SESSION_MAX_AGE", "session-max-age", "30d", "end every session this long after its login, refreshed or not", &c.SessionMaxAge},
+		{"GATEHOUSE_REFRESH_GRACE", "refresh-grace", "10s", "how long a rotated refresh token still gets its successor (tabs refreshing at once), 0 to 1m", &c.RefreshGrace},
+		{"GATEHOUSE_CORS_ORIGINS", "cors-origins", "", "comma-separated browser origins allowed to call the API with credentials (default: the app URL's origin)", &c.CORSOrigins},
+		{"GATEHOUSE_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)", &c.TrustedProxies},
 	}
 }
 
@@ -158,11 +171,12 @@ func bind(fs *flag.FlagSet, settings []setting, getenv func(string) string) erro
 			}
 			fs.BoolVar(t, s.flag, b, usage)
 		case *time.Duration:
-			d, err := time.ParseDuration(raw)
+			d, err := parseDuration(raw)
 			if err != nil {
-				return fmt.Errorf("%s: %q is not a duration such as 15m", s.env, raw)
+				return fmt.Errorf("%s: %q is not a duration such as 15m or 7d", s.env, raw)
 			}
-			fs.DurationVar(t, s.flag, d, usage)
+			*t = d
+			fs.Var((*durationValue)(t), s.flag, usage)
 		}
 	}
 	return nil
@@ -244,6 +258,36 @@ func (c *config) check() error {
 	if err := c.checkDatabase(); err != nil {
 		return err
 	}
+	if c.SessionIdleTimeout < time.Minute {
+		return fmt.Errorf("GATEHOUSE_SESSION_IDLE_TIMEOUT: %s is shorter than 1m", c.SessionIdleTimeout)
+	}
+	if c.SessionMaxAge < c.AccessTokenTTL {
+		return fmt.Errorf("GATEHOUSE_SESSION_MAX_AGE: %s is shorter than the access token TTL %s", c.SessionMaxAge, c.AccessTokenTTL)
+	}
+	if c.RefreshGrace < 0 || c.RefreshGrace > server.MaxRefreshGrace {
+		return fmt.Errorf("GATEHOUSE_REFRESH_GRACE: %s is outside 0 to %s", c.RefreshGrace, server.MaxRefreshGrace)
+	}
+	for _, o := range splitList(c.CORSOrigins) {
+		u, err := server.ParseBaseURL("GATEHOUSE_CORS_ORIGINS", o, c.InsecureAllowHTTP)
+		if err != nil {
+			return err
+		}
+		if u.Path != "" || u.Scheme+"://"+u.Host != o {
+			return fmt.Errorf("GATEHOUSE_CORS_ORIGINS: %q is not an exact origin such as https://app.example.com", o)
+		}
+		c.corsOrigins = append(c.corsOrigins, o)
+	}
+	for _, p := range splitList(c.TrustedProxies) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return fmt.Errorf("GATEHOUSE_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8 or an address", p)
+			}
+			prefix = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		c.trustedProxies = append(c.trustedProxies, prefix.Masked())
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -272,3 +316,40 @@ func (c *config) checkDatabase() error {
 	}
 	return nil
 }
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// parseDuration is time.ParseDuration that also takes whole days, "7d".
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 3650 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// durationValue is a flag.Value for parseDuration.
+type durationValue time.Duration
+
+func (d *durationValue) Set(s string) error {
+	v, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }

@@ -86,6 +86,16 @@ func TestBadConfigNamesTheSetting(t *testing.T) {
 		{"other database URL", []string{"GATEHOUSE_DATABASE_URL", "mysql://u@localhost/db"}, "GATEHOUSE_DATABASE_URL"},
 		{"insecure flag not a boolean", []string{"GATEHOUSE_INSECURE_ALLOW_HTTP", "yes please"}, "GATEHOUSE_INSECURE_ALLOW_HTTP"},
 		{"log format", []string{"GATEHOUSE_LOG_FORMAT", "xml"}, "GATEHOUSE_LOG_FORMAT"},
+		{"idle timeout", []string{"GATEHOUSE_SESSION_IDLE_TIMEOUT", "10s"}, "GATEHOUSE_SESSION_IDLE_TIMEOUT"},
+		{"idle timeout garbage", []string{"GATEHOUSE_SESSION_IDLE_TIMEOUT", "a week"}, "GATEHOUSE_SESSION_IDLE_TIMEOUT"},
+		{"max age below TTL", []string{"GATEHOUSE_SESSION_MAX_AGE", "5m"}, "GATEHOUSE_SESSION_MAX_AGE"},
+		{"grace too long", []string{"GATEHOUSE_REFRESH_GRACE", "5m"}, "GATEHOUSE_REFRESH_GRACE"},
+		{"grace negative", []string{"GATEHOUSE_REFRESH_GRACE", "-1s"}, "GATEHOUSE_REFRESH_GRACE"},
+		{"CORS wildcard", []string{"GATEHOUSE_CORS_ORIGINS", "*"}, "GATEHOUSE_CORS_ORIGINS"},
+		{"CORS null", []string{"GATEHOUSE_CORS_ORIGINS", "null"}, "GATEHOUSE_CORS_ORIGINS"},
+		{"CORS with path", []string{"GATEHOUSE_CORS_ORIGINS", "https://app.example.com/x"}, "GATEHOUSE_CORS_ORIGINS"},
+		{"CORS plain http", []string{"GATEHOUSE_CORS_ORIGINS", "http://app.example.com"}, "GATEHOUSE_CORS_ORIGINS"},
+		{"trusted proxy garbage", []string{"GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/33"}, "GATEHOUSE_TRUSTED_PROXIES"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,6 +120,7 @@ func TestGoodConfigVariants(t *testing.T) {
 		"insecure http opt-in": {"GATEHOUSE_PUBLIC_URL", "http://auth.internal", "GATEHOUSE_INSECURE_ALLOW_HTTP", "true", "GATEHOUSE_GITHUB_CLIENT_ID", "i", "GATEHOUSE_GITHUB_CLIENT_SECRET", "s"},
 		"GitHub Enterprise":    {"GATEHOUSE_GITHUB_URL", "https://ghe.example.com", "GATEHOUSE_GITHUB_API_URL", "https://ghe.example.com/api/v3", "GATEHOUSE_GITHUB_CLIENT_ID", "i", "GATEHOUSE_GITHUB_CLIENT_SECRET", "s"},
 		"127.0.0.1 public URL": {"GATEHOUSE_PUBLIC_URL", "http://127.0.0.1:9000"},
+		"session settings":     {"GATEHOUSE_SESSION_IDLE_TIMEOUT", "12h", "GATEHOUSE_SESSION_MAX_AGE", "8h", "GATEHOUSE_REFRESH_GRACE", "0s"},
 	}
 	for name, kv := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -136,5 +147,34 @@ func TestDatabaseChoice(t *testing.T) {
 	_, err = loadConfig(nil, env("GATEHOUSE_DATABASE_URL", "postgres://u:s3cret@local host/db"), io.Discard)
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("bad URL error = %v; want one without the password", err)
+	}
+}
+
+// TestSessionAndProxySettings: days are accepted, lists are split, single
+// addresses become one-address networks.
+func TestSessionAndProxySettings(t *testing.T) {
+	c, err := loadConfig([]string{"--session-max-age", "2d"}, env(
+		"GATEHOUSE_SESSION_IDLE_TIMEOUT", "1d",
+		"GATEHOUSE_CORS_ORIGINS", "https://app.example.com, http://localhost:5173",
+		"GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7, ::1",
+	), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SessionIdleTimeout != 24*time.Hour || c.SessionMaxAge != 48*time.Hour || c.RefreshGrace != 10*time.Second {
+		t.Errorf("durations = %v, %v, %v", c.SessionIdleTimeout, c.SessionMaxAge, c.RefreshGrace)
+	}
+	if len(c.corsOrigins) != 2 || c.corsOrigins[1] != "http://localhost:5173" {
+		t.Errorf("corsOrigins = %q", c.corsOrigins)
+	}
+	if len(c.trustedProxies) != 3 || c.trustedProxies[1].String() != "192.0.2.7/32" || c.trustedProxies[2].String() != "::1/128" {
+		t.Errorf("trustedProxies = %v", c.trustedProxies)
+	}
+	d, err := loadConfig(nil, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.SessionIdleTimeout != 7*24*time.Hour || d.SessionMaxAge != 30*24*time.Hour || d.corsOrigins != nil || d.trustedProxies != nil {
+		t.Errorf("defaults = %v, %v, %q, %v", d.SessionIdleTimeout, d.SessionMaxAge, d.corsOrigins, d.trustedProxies)
 	}
 }

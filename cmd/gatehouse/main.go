@@ -150,16 +150,21 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 		secret = []byte(cfg.JWTSecret)
 	}
 	api, err := server.New(ctx, server.Config{
-		PublicURL:         cfg.public.String(),
-		AppURL:            appURL,
-		Audience:          cfg.Audience,
-		Store:             store,
-		Providers:         providers,
-		AccessTokenTTL:    cfg.AccessTokenTTL,
-		Algorithm:         cfg.JWTAlg,
-		HMACSecret:        secret,
-		Logger:            log,
-		InsecureAllowHTTP: cfg.InsecureAllowHTTP,
+		PublicURL:          cfg.public.String(),
+		AppURL:             appURL,
+		Audience:           cfg.Audience,
+		Store:              store,
+		Providers:          providers,
+		AccessTokenTTL:     cfg.AccessTokenTTL,
+		Algorithm:          cfg.JWTAlg,
+		HMACSecret:         secret,
+		Logger:             log,
+		InsecureAllowHTTP:  cfg.InsecureAllowHTTP,
+		SessionIdleTimeout: cfg.SessionIdleTimeout,
+		SessionMaxAge:      cfg.SessionMaxAge,
+		RefreshGrace:       refreshGrace(cfg.RefreshGrace),
+		CORSOrigins:        cfg.corsOrigins,
+		TrustedProxies:     cfg.trustedProxies,
 	})
 	if err != nil {
 		return err
@@ -167,8 +172,11 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	page := demo.Handler()
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /auth/{provider}", page)
-	// More specific than the page's redirect route above.
-	mux.Handle("GET /auth/providers", api)
+	// More specific than the page's redirect route above: the API's own
+	// /auth/… paths (a GET on refresh or logout gets the API's 405).
+	for _, p := range []string{"providers", "refresh", "logout", "sessions"} {
+		mux.Handle("GET /auth/"+p, api)
+	}
 	mux.Handle("GET "+demo.AssetPrefix, page)
 	mux.Handle("/", api)
 
@@ -244,4 +252,13 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"duration_ms", time.Since(start).Milliseconds(), "ip", host)
 	})
+}
+
+// refreshGrace maps the setting, where 0 means no grace window, to
+// server.Config, where 0 means the default.
+func refreshGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
