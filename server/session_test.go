@@ -1,0 +1,712 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// These tests cover sessions: SECURITY.md sections H (refresh tokens), I
+// (logout and revocation) and J (cookies, CORS), and case 56. Like every
+// test of the package they run on SQLite and on PostgreSQL.
+
+const csrf = "X-Requested-With"
+
+// refreshCookieName is the refresh cookie's name on this env's URL.
+func (e *env) refreshCookieName() string {
+	if strings.HasPrefix(e.ts.URL, "https://") {
+		return "__Host-gatehouse_refresh"
+	}
+	return "gatehouse_refresh"
+}
+
+// setCookie returns the Set-Cookie of r for the named cookie, or nil.
+func setCookie(t *testing.T, r *response, name string) *http.Cookie {
+	t.Helper()
+	var found *http.Cookie
+	for _, line := range r.header.Values("Set-Cookie") {
+		c, err := http.ParseSetCookie(line)
+		if err != nil {
+			t.Fatalf("Set-Cookie %q: %v", line, err)
+		}
+		if c.Name == name {
+			if found != nil {
+				t.Fatalf("two Set-Cookie headers for %s", name)
+			}
+			found = c
+		}
+	}
+	return found
+}
+
+// signIn logs a user in through the dev provider in a new browser, and
+// returns the browser, the authorize response, the access token and the
+// refresh token it got.
+func (e *env) signIn(email string) (b *http.Client, r *response, at, rt string) {
+	e.t.Helper()
+	b = e.newBrowser()
+	q := e.devApprove(e.startLogin(b, "dev"), "allow", "Session User", email)
+	r = e.authorize(b, "dev", map[string]string{"code": q.Get("code"), "state": q.Get("state")})
+	if r.status != http.StatusOK {
+		e.t.Fatalf("authorize = %d %s", r.status, r.body)
+	}
+	c := setCookie(e.t, r, e.refreshCookieName())
+	if c == nil {
+		e.t.Fatalf("authorize set no refresh cookie: %v", r.header.Values("Set-Cookie"))
+	}
+	return b, r, r.json(e.t)["access_token"].(string), c.Value
+}
+
+// refreshWith posts /auth/refresh from a client with no cookie jar, with
+// raw as the refresh cookie and the CSRF header, plus headers.
+func (e *env) refreshWith(raw string, headers ...string) *response {
+	e.t.Helper()
+	h := append([]string{csrf, "gatehouse", "Cookie", e.refreshCookieName() + "=" + raw}, headers...)
+	return e.request(e.ts.Client(), http.MethodPost, "/auth/refresh", nil, h...)
+}
+
+// logoutWith posts /auth/logout (with query, e.g. "?scope=global") with raw
+// as the refresh cookie and the CSRF header.
+func (e *env) logoutWith(raw, query string, headers ...string) *response {
+	e.t.Helper()
+	h := append([]string{csrf, "gatehouse", "Cookie", e.refreshCookieName() + "=" + raw}, headers...)
+	return e.request(e.ts.Client(), http.MethodPost, "/auth/logout"+query, nil, h...)
+}
+
+// wantRefreshed checks a 200 from /auth/refresh and returns the new access
+// and refresh tokens.
+func (e *env) wantRefreshed(r *response) (at, rt string) {
+	e.t.Helper()
+	if r.status != http.StatusOK {
+		e.t.Fatalf("refresh = %d %s, want 200", r.status, r.body)
+	}
+	c := setCookie(e.t, r, e.refreshCookieName())
+	if c == nil || c.Value == "" {
+		e.t.Fatalf("refresh set no refresh cookie")
+	}
+	return r.json(e.t)["access_token"].(string), c.Value
+}
+
+// wantRefreshRefused checks a 401 invalid_grant that clears the cookie.
+func (e *env) wantRefreshRefused(r *response) {
+	e.t.Helper()
+	wantError(e.t, r, http.StatusUnauthorized, gatehouse.EInvalidGrant)
+	if c := setCookie(e.t, r, e.refreshCookieName()); c == nil || c.MaxAge >= 0 {
+		e.t.Fatalf("a refused refresh did not clear the cookie: %v", r.header.Values("Set-Cookie"))
+	}
+}
+
+// TestSec62Refresh: a refresh answers a new access token for the same
+// session and rotates the cookie; the database holds only hashes.
+func TestSec62Refresh(t *testing.T) {
+	e := newEnv(t)
+	_, login, at1, rt1 := e.signIn("a@example.com")
+	userID := login.json(t)["user"].(map[string]any)["id"].(string)
+	sid := tokenClaims(t, at1)["sid"].(string)
+
+	e.clock.Advance(time.Minute)
+	r := e.refreshWith(rt1)
+	at2, rt2 := e.wantRefreshed(r)
+	if rt2 == rt1 || at2 == at1 {
+		t.Fatal("refresh handed back the same tokens")
+	}
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q", r.header.Get("Cache-Control"))
+	}
+	body := r.json(t)
+	if body["token_type"] != "bearer" || body["expires_in"] != float64(DefaultAccessTokenTTL/time.Second) ||
+		body["user"].(map[string]any)["id"] != userID {
+		t.Errorf("refresh body = %s", r.body)
+	}
+	if got := tokenClaims(t, at2)["sid"]; got != sid {
+		t.Errorf("the new access token's sid = %v, want the session %s", got, sid)
+	}
+	wantMe(t, e.me(at2), userID)
+
+	for _, raw := range []string{rt1, rt2} {
+		if n := e.query(`SELECT count(*) FROM sessions WHERE current_hash = ? OR id = ?`, raw, raw); n != "0" {
+			t.Errorf("a refresh token is stored in the clear")
+		}
+		if n := e.query(`SELECT count(*) FROM retired_refresh_tokens WHERE hash = ?`, raw); n != "0" {
+			t.Errorf("a refresh token is stored in the clear")
+		}
+	}
+	if got := e.query(`SELECT current_hash FROM sessions WHERE id = ?`, sid); got != hash(rt2) {
+		t.Errorf("current_hash = %q, want the hash of the new token", got)
+	}
+}
+
+// TestSec63ReuseDetection: a rotated token used again after the grace
+// window ends the whole session: it, the newest token and the session's
+// access tokens all stop working, and an audit line says why.
+func TestSec63ReuseDetection(t *testing.T) {
+	e := newEnv(t)
+	_, _, _, rt1 := e.signIn("a@example.com")
+	at2, rt2 := e.wantRefreshed(e.refreshWith(rt1))
+	e.clock.Advance(DefaultRefreshGrace + time.Second)
+
+	e.wantRefreshRefused(e.refreshWith(rt1))
+	e.wantRefreshRefused(e.refreshWith(rt2))
+	wantInvalidToken(t, e.me(at2))
+	if !strings.Contains(e.logs.String(), "event=refresh_reuse") {
+		t.Errorf("no refresh_reuse audit line:\n%s", e.logs)
+	}
+	if got := e.query(`SELECT revoke_reason FROM sessions`); got != "refresh token reuse" {
+		t.Errorf("revoke_reason = %q", got)
+	}
+}
+
+// TestSec64ConcurrentRefresh: 100 refreshes with one token at once (many
+// tabs) all succeed with the same successor; there is exactly one live
+// successor, and the session goes on working.
+func TestSec64ConcurrentRefresh(t *testing.T) {
+	e := newEnv(t)
+	_, _, _, rt1 := e.signIn("a@example.com")
+	const n = 100
+	results := make([]*response, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i] = e.refreshWith(rt1)
+		})
+	}
+	close(start)
+	wg.Wait()
+	successors := map[string]int{}
+	for _, r := range results {
+		if r.status != http.StatusOK {
+			t.Fatalf("a concurrent refresh = %d %s, want 200", r.status, r.body)
+		}
+		_, rt := e.wantRefreshed(r)
+		successors[rt]++
+	}
+	if len(successors) != 1 {
+		t.Fatalf("%d concurrent refreshes got %d different successors, want 1", n, len(successors))
+	}
+	var rt2 string
+	for rt := range successors {
+		rt2 = rt
+	}
+	if got := e.query(`SELECT current_hash FROM sessions`); got != hash(rt2) {
+		t.Fatalf("the live token is not the one handed out")
+	}
+	if r := e.count("retired_refresh_tokens"); r != 1 {
+		t.Fatalf("retired_refresh_tokens = %d, want 1 (one rotation)", r)
+	}
+	e.clock.Advance(time.Minute)
+	at3, _ := e.wantRefreshed(e.refreshWith(rt2))
+	if r := e.me(at3); r.status != http.StatusOK {
+		t.Fatalf("/me after the burst = %d", r.status)
+	}
+	if logs := e.logs.String(); containsAny(logs, "refresh_reuse", "database is locked", "SQLSTATE") {
+		t.Fatalf("the burst was taken for reuse, or hit the database:\n%s", logs)
+	}
+}
+
+// TestRefreshGraceEdges: at exactly the grace window the rotated token
+// still gets the live successor; a microsecond later it is reuse.
+func TestRefreshGraceEdges(t *testing.T) {
+	e := newEnv(t)
+	_, _, _, rt1 := e.signIn("a@example.com")
+	_, rt2 := e.wantRefreshed(e.refreshWith(rt1))
+
+	e.clock.Advance(DefaultRefreshGrace)
+	if _, got := e.wantRefreshed(e.refreshWith(rt1)); got != rt2 {
+		t.Fatal("within the grace window the old token got a different successor")
+	}
+	// Two rotations behind, still within the window of its own rotation.
+	e2 := newEnv(t)
+	_, _, _, a1 := e2.signIn("b@example.com")
+	_, a2 := e2.wantRefreshed(e2.refreshWith(a1))
+	_, a3 := e2.wantRefreshed(e2.refreshWith(a2))
+	if _, got := e2.wantRefreshed(e2.refreshWith(a1)); got != a3 {
+		t.Fatal("a token two rotations behind did not get the live one")
+	}
+
+	e.clock.Advance(time.Microsecond)
+	e.wantRefreshRefused(e.refreshWith(rt1))
+	e.wantRefreshRefused(e.refreshWith(rt2))
+}
+
+// TestSec65Lifetimes: rotation never extends a session past its absolute
+// lifetime, the cookie never outlives it, and an idle session ends.
+func TestSec65Lifetimes(t *testing.T) {
+	t.Run("absolute", func(t *testing.T) {
+		e := newEnv(t, func(o *envOptions) {
+			o.config = func(c *Config) { c.SessionMaxAge = 8 * time.Hour; c.SessionIdleTimeout = 2 * time.Hour }
+		})
+		_, login, _, rt := e.signIn("a@example.com")
+		if c := setCookie(t, login, e.refreshCookieName()); c.MaxAge != int((2 * time.Hour).Seconds()) {
+			t.Errorf("first cookie Max-Age = %d, want the idle timeout", c.MaxAge)
+		}
+		for elapsed := time.Hour; elapsed < 8*time.Hour; elapsed += time.Hour {
+			e.clock.Advance(time.Hour)
+			_, rt = e.wantRefreshed(e.refreshWith(rt))
+		}
+		e.clock.Advance(59 * time.Minute) // 7:59
+		r := e.refreshWith(rt)
+		_, rt = e.wantRefreshed(r)
+		if c := setCookie(t, r, e.refreshCookieName()); c.MaxAge != 60 {
+			t.Errorf("cookie Max-Age at 7:59 = %d, want 60 (what is left)", c.MaxAge)
+		}
+		e.clock.Advance(time.Minute + time.Second) // 8:00:01
+		e.wantRefreshRefused(e.refreshWith(rt))
+	})
+	t.Run("idle", func(t *testing.T) {
+		e := newEnv(t, func(o *envOptions) {
+			o.config = func(c *Config) { c.SessionIdleTimeout = time.Hour }
+		})
+		_, _, _, rt := e.signIn("a@example.com")
+		e.clock.Advance(59 * time.Minute)
+		_, rt = e.wantRefreshed(e.refreshWith(rt))
+		e.clock.Advance(time.Hour + time.Second)
+		e.wantRefreshRefused(e.refreshWith(rt))
+	})
+}
+
+// TestSec66BadRefreshTokens: anything but a live refresh token is 401
+// invalid_grant, says nothing about the database, and rotates nothing.
+func TestSec66BadRefreshTokens(t *testing.T) {
+	e := newEnv(t)
+	_, _, _, rt := e.signIn("a@example.com")
+	other := newEnv(t)
+	_, _, _, foreign := other.signIn("b@example.com")
+	flipped := []byte(rt)
+	flipped[10] ^= 1
+	if flipped[10] == '_'^1 || flipped[10] == '-'^1 {
+		flipped[10] = 'A'
+	}
+	for name, raw := range map[string]string{
+		"tampered":          string(flipped),
+		"random":            randomToken(),
+		"truncated":         rt[:20],
+		"empty":             "",
+		"other deployment":  foreign,
+		"SQL":               "'%20OR%201=1--",
+		"100 KB":            strings.Repeat("A", 100<<10),
+		"with a dot":        rt[:42] + ".",
+		"an access token":   e.sign(e.header(), e.claims("x")),
+		"hash of the token": hash(rt),
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := e.refreshWith(raw)
+			e.wantRefreshRefused(r)
+			if containsAny(string(r.body), "sql", "SQL", "sessions", "SQLSTATE") {
+				t.Errorf("body mentions the database: %s", r.body)
+			}
+		})
+	}
+	if n := e.count("retired_refresh_tokens"); n != 0 {
+		t.Fatalf("bad tokens rotated something: %d retired", n)
+	}
+	e.wantRefreshed(e.refreshWith(rt))
+}
+
+// TestSec67CSRFRefresh: a cross-site style refresh is refused before
+// anything happens: the token still works afterwards. GET is 405.
+func TestSec67CSRFRefresh(t *testing.T) {
+	e := newEnv(t)
+	_, _, _, rt := e.signIn("a@example.com")
+	cookie := e.refreshCookieName() + "=" + rt
+	for name, headers := range map[string][]string{
+		"form, no header, evil origin": {"Cookie", cookie, "Content-Type", "application/x-www-form-urlencoded", "Origin", "https://evil.example"},
+		"text, no header":              {"Cookie", cookie, "Content-Type", "text/plain"},
+		"wrong header value":           {"Cookie", cookie, csrf, "XMLHttpRequest"},
+		"header but evil origin":       {"Cookie", cookie, csrf, "gatehouse", "Origin", "https://evil.example"},
+		"header but null origin":       {"Cookie", cookie, csrf, "gatehouse", "Origin", "null"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := e.request(e.ts.Client(), http.MethodPost, "/auth/refresh", "x=1", headers...)
+			wantError(t, r, http.StatusForbidden, gatehouse.EAccessDenied)
+			if len(r.header.Values("Set-Cookie")) != 0 {
+				t.Errorf("a refused request set cookies: %v", r.header.Values("Set-Cookie"))
+			}
+		})
+	}
+	for _, path := range []string{"/auth/refresh", "/auth/logout"} {
+		r := e.request(e.ts.Client(), http.MethodGet, path, nil, "Cookie", cookie, csrf, "gatehouse")
+		wantError(t, r, http.StatusMethodNotAllowed, gatehouse.EMethodNotAllowed)
+	}
+	if n := e.count("retired_refresh_tokens"); n != 0 {
+		t.Fatalf("a refused request rotated the token")
+	}
+	e.wantRefreshed(e.refreshWith(rt))
+}
+
+// TestSec68TokenConfusion: a refresh token is not an access token and the
+// other way round.
+func TestSec68TokenConfusion(t *testing.T) {
+	e := newEnv(t)
+	_, _, at, rt := e.signIn("a@example.com")
+	wantInvalidToken(t, e.me(rt))
+	e.wantRefreshRefused(e.refreshWith(at))
+	e.wantRefreshed(e.refreshWith(rt))
+}
+
+// TestSec69Logout: logout ends the session and clears the cookie, and is
+// idempotent; the session's access tokens stop working at once.
+func TestSec69Logout(t *testing.T) {
+	e := newEnv(t)
+	b, _, at, rt := e.signIn("a@example.com")
+	r := e.request(b, http.MethodPost, "/auth/logout", nil, csrf, "gatehouse")
+	if r.status != http.StatusNoContent || len(r.body) != 0 {
+		t.Fatalf("logout = %d %s, want 204", r.status, r.body)
+	}
+	c := setCookie(t, r, e.refreshCookieName())
+	if c == nil || c.MaxAge >= 0 || c.Value != "" || c.Path != "/" || !c.HttpOnly {
+		t.Fatalf("logout cookie = %+v, want the same cookie expired", c)
+	}
+	e.wantRefreshRefused(e.refreshWith(rt))
+	wantInvalidToken(t, e.me(at))
+	if !strings.Contains(e.logs.String(), "event=logout") {
+		t.Error("no logout audit line")
+	}
+	for name, r := range map[string]*response{
+		"again":     e.logoutWith(rt, ""),
+		"no cookie": e.request(e.ts.Client(), http.MethodPost, "/auth/logout", nil, csrf, "gatehouse"),
+		"garbage":   e.logoutWith("garbage", ""),
+	} {
+		if r.status != http.StatusNoContent {
+			t.Errorf("logout %s = %d %s, want 204", name, r.status, r.body)
+		}
+	}
+	wantError(t, e.logoutWith(rt, "?scope=everything"), http.StatusBadRequest, gatehouse.EInvalidRequest)
+}
+
+// failingSessions is a store whose session updates fail while down is set,
+// as if the database were unreachable.
+type failingSessions struct {
+	gatehouse.Store
+	mu   sync.Mutex
+	down bool
+}
+
+func (f *failingSessions) setDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
+func (f *failingSessions) UpdateSessionByToken(ctx context.Context, th string, now time.Time, update func(*gatehouse.Session, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, error) {
+	f.mu.Lock()
+	down := f.down
+	f.mu.Unlock()
+	if down {
+		return nil, fmt.Errorf("%w: injected outage", gatehouse.ErrUnavailable)
+	}
+	return f.Store.UpdateSessionByToken(ctx, th, now, update)
+}
+
+// TestSec69LogoutFailsClosed: a logout the database cannot record answers
+// 503, still clears the cookie, and the token is refused from then on; the
+// revocation is recorded once the database is back.
+func TestSec69LogoutFailsClosed(t *testing.T) {
+	defer func(d time.Duration) { revokeRetryEvery = d }(revokeRetryEvery)
+	revokeRetryEvery = 20 * time.Millisecond
+	f := &failingSessions{}
+	e := newEnv(t, func(o *envOptions) {
+		o.wrapStore = func(s gatehouse.Store) gatehouse.Store { f.Store = s; return f }
+	})
+	_, _, at, rt := e.signIn("a@example.com")
+	f.setDown(true)
+	r := e.logoutWith(rt, "")
+	wantError(t, r, http.StatusServiceUnavailable, gatehouse.EUnavailable)
+	if c := setCookie(t, r, e.refreshCookieName()); c == nil || c.MaxAge >= 0 {
+		t.Fatal("a failed logout did not clear the cookie")
+	}
+	f.setDown(false)
+	e.wantRefreshRefused(e.refreshWith(rt))
+	for i := 0; ; i++ {
+		if e.query(`SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL`) == "1" {
+			break
+		}
+		if i == 200 {
+			t.Fatal("the logout was never recorded")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantInvalidToken(t, e.me(at))
+}
+
+// TestSec70CrossSiteLogout: a cross-site logout is refused and ends
+// nothing.
+func TestSec70CrossSiteLogout(t *testing.T) {
+	e := newEnv(t)
+	_, _, at, rt := e.signIn("a@example.com")
+	cookie := e.refreshCookieName() + "=" + rt
+	for _, headers := range [][]string{
+		{"Cookie", cookie, "Origin", "https://evil.example"},
+		{"Cookie", cookie},
+		{"Cookie", cookie, csrf, "gatehouse", "Origin", "https://evil.example"},
+	} {
+		r := e.request(e.ts.Client(), http.MethodPost, "/auth/logout", nil, headers...)
+		wantError(t, r, http.StatusForbidden, gatehouse.EAccessDenied)
+	}
+	if r := e.me(at); r.status != http.StatusOK {
+		t.Fatalf("/me after refused logouts = %d", r.status)
+	}
+	e.wantRefreshed(e.refreshWith(rt))
+}
+
+// TestSec71LogoutEverywhere: a global logout ends every session of the
+// user, and no one else's.
+func TestSec71LogoutEverywhere(t *testing.T) {
+	e := newEnv(t)
+	_, _, at1, rt1 := e.signIn("a@example.com")
+	_, _, at2, rt2 := e.signIn("a@example.com")
+	_, _, at3, rt3 := e.signIn("someone-else@example.com")
+	if r := e.logoutWith(rt1, "?scope=global"); r.status != http.StatusNoContent {
+		t.Fatalf("global logout = %d %s", r.status, r.body)
+	}
+	for _, rt := range []string{rt1, rt2} {
+		e.wantRefreshRefused(e.refreshWith(rt))
+	}
+	for _, at := range []string{at1, at2} {
+		wantInvalidToken(t, e.me(at))
+	}
+	if r := e.me(at3); r.status != http.StatusOK {
+		t.Fatalf("another user's session ended too: /me = %d", r.status)
+	}
+	e.wantRefreshed(e.refreshWith(rt3))
+	if !strings.Contains(e.logs.String(), "event=logout_global") {
+		t.Error("no logout_global audit line")
+	}
+}
+
+// TestSec56DisabledUser: disabling a user ends their sessions and access
+// tokens at once, and they cannot log in again until enabled.
+func TestSec56DisabledUser(t *testing.T) {
+	e := newEnv(t)
+	_, login, at, rt := e.signIn("a@example.com")
+	userID := login.json(t)["user"].(map[string]any)["id"].(string)
+	h := e.srv.Require(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("the handler ran") }))
+	if err := e.store.SetUserDisabled(context.Background(), userID, true, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wantInvalidToken(t, e.me(at))
+	wantInvalidToken(t, serveRecorded(h, at))
+	e.wantRefreshRefused(e.refreshWith(rt))
+	b := e.newBrowser()
+	q := e.devApprove(e.startLogin(b, "dev"), "allow", "A", "a@example.com")
+	r := e.authorize(b, "dev", map[string]string{"code": q.Get("code"), "state": q.Get("state")})
+	wantError(t, r, http.StatusForbidden, gatehouse.EAccessDenied)
+	if setCookie(t, r, e.refreshCookieName()) != nil {
+		t.Error("a refused login set a refresh cookie")
+	}
+	if err := e.store.SetUserDisabled(context.Background(), userID, false, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.signIn("a@example.com")
+}
+
+// TestSec72Cookies: over https the refresh cookie is __Host-, Secure,
+// HttpOnly, SameSite=Strict, Path=/, without Domain, and small.
+func TestSec72Cookies(t *testing.T) {
+	e := newEnv(t, func(o *envOptions) { o.tls = true })
+	_, r, _, rt := e.signIn("a@example.com")
+	c := setCookie(t, r, "__Host-gatehouse_refresh")
+	if c == nil {
+		t.Fatalf("no __Host- refresh cookie in %v", r.header.Values("Set-Cookie"))
+	}
+	if !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Domain != "" ||
+		len(c.Name)+len(c.Value) >= 4096 || c.MaxAge <= 0 {
+		t.Fatalf("refresh cookie = %+v", c)
+	}
+	e.wantRefreshed(e.refreshWith(rt))
+	for _, line := range r.header.Values("Set-Cookie") {
+		if !strings.Contains(line, "HttpOnly") {
+			t.Errorf("cookie without HttpOnly: %s", line)
+		}
+	}
+}
+
+// TestSec73CORSForSessions: configured origins, and only they, may call the
+// session endpoints with credentials.
+func TestSec73CORSForSessions(t *testing.T) {
+	const extra = "http://localhost:5173"
+	e := newEnv(t, func(o *envOptions) {
+		o.config = func(c *Config) { c.CORSOrigins = []string{extra} }
+	})
+	pre := e.request(e.ts.Client(), http.MethodOptions, "/auth/refresh", nil,
+		"Origin", extra, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "x-requested-with")
+	if pre.status != http.StatusNoContent || pre.header.Get("Access-Control-Allow-Origin") != extra ||
+		pre.header.Get("Access-Control-Allow-Credentials") != "true" || !strings.Contains(pre.header.Get("Access-Control-Allow-Headers"), "X-Requested-With") ||
+		!strings.Contains(pre.header.Get("Access-Control-Allow-Methods"), "DELETE") {
+		t.Fatalf("preflight from %s = %d %v", extra, pre.status, pre.header)
+	}
+	if !strings.Contains(strings.Join(pre.header.Values("Vary"), ","), "Origin") {
+		t.Error("no Vary: Origin")
+	}
+	for _, o := range []string{"https://evil.example", "null", e.ts.URL + ".evil.example"} {
+		r := e.request(e.ts.Client(), http.MethodOptions, "/auth/refresh", nil, "Origin", o, "Access-Control-Request-Method", "POST")
+		if r.header.Get("Access-Control-Allow-Origin") != "" || r.header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("preflight from %s allowed: %v", o, r.header)
+		}
+	}
+	_, _, _, rt := e.signIn("a@example.com")
+	r := e.refreshWith(rt, "Origin", extra)
+	e.wantRefreshed(r)
+	if r.header.Get("Access-Control-Allow-Origin") != extra {
+		t.Errorf("ACAO = %q", r.header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// TestSessionsList: the user sees their active sessions, the current one
+// marked, and can end another; another user's session is not theirs to
+// end.
+func TestSessionsList(t *testing.T) {
+	e := newEnv(t)
+	_, _, at1, _ := e.signIn("a@example.com")
+	_, _, at2, rt2 := e.signIn("a@example.com")
+	_, _, at3, _ := e.signIn("b@example.com")
+	list := e.get("/auth/sessions", "Authorization", "Bearer "+at1)
+	if list.status != http.StatusOK {
+		t.Fatalf("GET /auth/sessions = %d %s", list.status, list.body)
+	}
+	sessions := list.json(t)["sessions"].([]any)
+	if len(sessions) != 2 {
+		t.Fatalf("%d sessions listed, want 2: %s", len(sessions), list.body)
+	}
+	sid1, sid2 := tokenClaims(t, at1)["sid"], tokenClaims(t, at2)["sid"]
+	for _, x := range sessions {
+		s := x.(map[string]any)
+		if s["current"] != (s["id"] == sid1) || s["ip"] != "127.0.0.1" || s["user_agent"] != "Go-http-client/1.1" {
+			t.Errorf("session = %v", s)
+		}
+		for _, k := range []string{"created_at", "last_used_at", "expires_at"} {
+			if _, ok := s[k].(string); !ok {
+				t.Errorf("session lacks %s: %v", k, s)
+			}
+		}
+	}
+	wantError(t, e.request(e.ts.Client(), http.MethodDelete, fmt.Sprint("/auth/sessions/", sid2), nil, "Authorization", "Bearer "+at3),
+		http.StatusNotFound, gatehouse.ENotFound)
+	wantError(t, e.get("/auth/sessions"), http.StatusUnauthorized, gatehouse.EUnauthorized)
+	del := e.request(e.ts.Client(), http.MethodDelete, fmt.Sprint("/auth/sessions/", sid2), nil, "Authorization", "Bearer "+at1)
+	if del.status != http.StatusNoContent {
+		t.Fatalf("DELETE = %d %s", del.status, del.body)
+	}
+	wantInvalidToken(t, e.me(at2))
+	e.wantRefreshRefused(e.refreshWith(rt2))
+	if n := len(e.get("/auth/sessions", "Authorization", "Bearer "+at1).json(t)["sessions"].([]any)); n != 1 {
+		t.Fatalf("%d sessions after ending one, want 1", n)
+	}
+}
+
+// TestRefreshRacingLogout: refreshes racing a logout never bring the
+// session back: it ends revoked, and every token it had is refused.
+func TestRefreshRacingLogout(t *testing.T) {
+	e := newEnv(t)
+	_, _, _, rt := e.signIn("a@example.com")
+	var wg sync.WaitGroup
+	results := make(chan *response, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			if i == 10 {
+				if r := e.logoutWith(rt, ""); r.status != http.StatusNoContent {
+					t.Errorf("logout = %d %s", r.status, r.body)
+				}
+				return
+			}
+			results <- e.refreshWith(rt)
+		})
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r.status == http.StatusOK {
+			_, next := e.wantRefreshed(r)
+			e.wantRefreshRefused(e.refreshWith(next))
+		} else if r.status != http.StatusUnauthorized {
+			t.Errorf("a racing refresh = %d %s", r.status, r.body)
+		}
+	}
+	if got := e.query(`SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL`); got != "1" {
+		t.Fatalf("the session is not revoked after the race")
+	}
+	e.wantRefreshRefused(e.refreshWith(rt))
+}
+
+// TestSec76TrustedProxies: forwarding headers are believed only from a
+// trusted proxy, and then only X-Forwarded-For, read from the right.
+func TestSec76TrustedProxies(t *testing.T) {
+	spoof := []string{"X-Forwarded-For", "198.51.100.9", "X-Real-IP", "198.51.100.10", "Forwarded", "for=198.51.100.11",
+		"X_Forwarded_For", "198.51.100.12"}
+	ipOf := func(e *env) string {
+		b := e.newBrowser()
+		q := e.devApprove(e.startLogin(b, "dev"), "allow", "A", "a@example.com")
+		r := e.authorize(b, "dev", map[string]string{"code": q.Get("code"), "state": q.Get("state")}, spoof...)
+		at := r.json(t)["access_token"].(string)
+		sessions := e.get("/auth/sessions", "Authorization", "Bearer "+at).json(t)["sessions"].([]any)
+		return sessions[0].(map[string]any)["ip"].(string)
+	}
+	if got := ipOf(newEnv(t)); got != "127.0.0.1" {
+		t.Errorf("untrusted peer: session IP = %q, want the peer 127.0.0.1", got)
+	}
+	trusted := newEnv(t, func(o *envOptions) {
+		o.config = func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} }
+	})
+	if got := ipOf(trusted); got != "198.51.100.9" {
+		t.Errorf("trusted proxy: session IP = %q, want X-Forwarded-For's 198.51.100.9", got)
+	}
+	if !strings.Contains(trusted.logs.String(), "ip=198.51.100.9") {
+		t.Error("the audit line does not use the forwarded address")
+	}
+
+	s := &Server{trustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}}
+	for _, tc := range []struct{ peer, xff, want string }{
+		{"127.0.0.1:1", "203.0.113.5, 10.1.2.3", "203.0.113.5"},
+		{"127.0.0.1:1", "6.6.6.6, 203.0.113.5, 10.1.2.3", "203.0.113.5"},
+		{"127.0.0.1:1", "garbage, 10.1.2.3", "10.1.2.3"},
+		{"127.0.0.1:1", "", "127.0.0.1"},
+		{"192.0.2.1:1", "203.0.113.5", "192.0.2.1"},
+		{"[::ffff:127.0.0.1]:1", "203.0.113.5", "203.0.113.5"},
+	} {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = tc.peer
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := s.clientIP(r); got != tc.want {
+			t.Errorf("clientIP(peer %s, XFF %q) = %q, want %q", tc.peer, tc.xff, got, tc.want)
+		}
+	}
+}
+
+// TestEndedSessionsCollected: ended sessions, with their retired token
+// hashes, are deleted as time passes.
+func TestEndedSessionsCollected(t *testing.T) {
+	e := newEnv(t, func(o *envOptions) {
+		o.config = func(c *Config) { c.SessionIdleTimeout = time.Hour }
+	})
+	_, _, _, rt := e.signIn("a@example.com")
+	e.wantRefreshed(e.refreshWith(rt))
+	_, _, _, rt2 := e.signIn("b@example.com")
+	e.logoutWith(rt2, "")
+	e.clock.Advance(2 * time.Hour)
+	e.startLogin(e.newBrowser(), "dev")
+	if s, r := e.count("sessions"), e.count("retired_refresh_tokens"); s != 0 || r != 0 {
+		t.Fatalf("after GC: %d sessions, %d retired tokens; want none", s, r)
+	}
+}
+
+// TestReservedProviderNames: a provider cannot take a name the API uses.
+func TestReservedProviderNames(t *testing.T) {
+	store, _, _ := testStore(t, nil)
+	for _, name := range []string{"refresh", "logout", "sessions", "providers"} {
+		_, err := New(context.Background(), Config{PublicURL: "http://localhost:8080", Store: store,
+			Providers: []Provider{{Name: name, Provider: rawSubject("x")}}})
+		if err == nil {
+			t.Errorf("a provider named %q was accepted", name)
+		}
+	}
+}
