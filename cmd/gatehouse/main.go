@@ -2,6 +2,7 @@
 //
 //	gatehouse serve [flags]
 //	gatehouse migrate [--dry-run]
+//	gatehouse user disable|enable USER_ID
 //
 // With no configuration at all it serves on http://localhost:8080 from an
 // SQLite file in the working directory, with the development login provider
@@ -33,6 +34,7 @@ const usage = `usage: gatehouse <command> [flags]
 commands:
   serve     run the server (gatehouse serve -h lists its settings)
   migrate   apply the database migrations; --dry-run lists them
+  user      disable or enable a user (gatehouse user disable USER_ID)
   version   print the version
 `
 
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return runMigrate(ctx, cfg, dryRun, stdout)
+	case "user":
+		return runUser(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return nil
