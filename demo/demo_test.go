@@ -3,6 +3,7 @@ package demo
 import (
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -62,6 +63,56 @@ func TestNoThirdPartyResources(t *testing.T) {
 			if strings.Contains(string(b), bad) {
 				t.Errorf("%s references %q", name, bad)
 			}
+		}
+	}
+}
+
+// TestAppScript checks the page script against the page and the API: every
+// element it looks up by id exists, the cookie-authenticated endpoints get
+// the CSRF header, and no server data is written as HTML.
+func TestAppScript(t *testing.T) {
+	js, err := files.ReadFile("static/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := files.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, page := string(js), string(html)
+
+	ids := regexp.MustCompile(`\$\("([a-z0-9-]+)"\)`).FindAllStringSubmatch(script, -1)
+	if len(ids) == 0 {
+		t.Fatal("app.js looks up no element by id")
+	}
+	for _, m := range ids {
+		if !strings.Contains(page, `id="`+m[1]+`"`) {
+			t.Errorf("app.js uses #%s, which index.html does not have", m[1])
+		}
+	}
+	// The ids the browser test and other tools rely on.
+	for _, id := range []string{"busy", "signed-out", "error", "signed-in", "providers", "display-name",
+		"sign-out", "sign-out-everywhere", "sessions"} {
+		if !strings.Contains(page, `id="`+id+`"`) {
+			t.Errorf("index.html has no #%s", id)
+		}
+	}
+
+	for _, want := range []string{
+		`"X-Requested-With": "gatehouse"`, // refresh and logout need it
+		`"/auth/refresh"`,
+		`"/auth/logout?scope=global"`,
+		`"/auth/sessions"`,
+		`method: "DELETE"`,
+		`credentials: "same-origin"`,
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("app.js does not contain %s", want)
+		}
+	}
+	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "localStorage", "sessionStorage"} {
+		if strings.Contains(script, bad) {
+			t.Errorf("app.js uses %s", bad)
 		}
 	}
 }

@@ -199,6 +199,13 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.auditLogin(r, p.Name, ident.Subject, user.ID, nil)
+	if old, ok := s.refreshToken(r); ok {
+		// The new session replaces this browser's previous one, whose
+		// cookie is overwritten: end it rather than leave it listed.
+		if _, err := s.revokeFor(r.Context(), hash(old), false, "replaced by a new login"); err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+			s.log.WarnContext(r.Context(), "ending the browser's previous session", "err", err)
+		}
+	}
 	s.answerTokens(w, r, user, sess, raw, now)
 }
 

@@ -265,11 +265,15 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // revoke ends the session of the refresh token hash th, and with global
 // every session of its user.
 func (s *Server) revoke(ctx context.Context, th string, global bool) (*gatehouse.Session, error) {
+	return s.revokeFor(ctx, th, global, "logout")
+}
+
+func (s *Server) revokeFor(ctx context.Context, th string, global bool, reason string) (*gatehouse.Session, error) {
 	now := s.now()
 	sess, err := s.store.UpdateSessionByToken(ctx, th, now, func(sess *gatehouse.Session, _ *time.Time) (*gatehouse.Session, error) {
 		if sess.RevokedAt == nil {
 			sess.RevokedAt = &now
-			sess.RevokeReason = "logout"
+			sess.RevokeReason = reason
 		}
 		return sess, nil
 	})

@@ -710,3 +710,21 @@ func TestReservedProviderNames(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginReplacesBrowserSession: signing in again in the same browser ends
+// the session whose cookie the new one overwrites.
+func TestLoginReplacesBrowserSession(t *testing.T) {
+	e := newEnv(t)
+	b, _, at1, rt1 := e.signIn("a@example.com")
+	q := e.devApprove(e.startLogin(b, "dev"), "allow", "A", "a@example.com")
+	r := e.authorize(b, "dev", map[string]string{"code": q.Get("code"), "state": q.Get("state")})
+	if r.status != http.StatusOK {
+		t.Fatalf("second login = %d %s", r.status, r.body)
+	}
+	at2 := r.json(t)["access_token"].(string)
+	e.wantRefreshRefused(e.refreshWith(rt1))
+	wantInvalidToken(t, e.me(at1))
+	if n := len(e.get("/auth/sessions", "Authorization", "Bearer "+at2).json(t)["sessions"].([]any)); n != 1 {
+		t.Fatalf("%d sessions listed after signing in twice in one browser, want 1", n)
+	}
+}
