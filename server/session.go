@@ -206,9 +206,11 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 // answerTokens mints an access token in sess, sets the refresh cookie to
 // raw, and writes the login response.
 func (s *Server) answerTokens(w http.ResponseWriter, r *http.Request, u *gatehouse.User, sess *gatehouse.Session, raw string, now time.Time) {
-	at, claims, err := s.issuer.Mint(u.ID, sess.ID)
+	// The access token ends with its session at the latest, for verifiers
+	// that only check the signature.
+	at, claims, err := s.issuer.MintBefore(u.ID, sess.ID, sess.ExpiresAt)
 	if err != nil {
-		s.renderError(w, r, err)
+		s.refreshFailed(w, r, "the session has ended")
 		return
 	}
 	s.setRefreshCookie(w, raw, sess, now)

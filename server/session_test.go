@@ -254,9 +254,16 @@ func TestSec65Lifetimes(t *testing.T) {
 		}
 		e.clock.Advance(59 * time.Minute) // 7:59
 		r := e.refreshWith(rt)
-		_, rt = e.wantRefreshed(r)
+		var at string
+		at, rt = e.wantRefreshed(r)
 		if c := setCookie(t, r, e.refreshCookieName()); c.MaxAge != 60 {
 			t.Errorf("cookie Max-Age at 7:59 = %d, want 60 (what is left)", c.MaxAge)
+		}
+		if got := r.json(t)["expires_in"]; got != float64(60) {
+			t.Errorf("expires_in at 7:59 = %v, want 60: the access token ends with the session", got)
+		}
+		if c := tokenClaims(t, at); c["exp"].(float64)-c["iat"].(float64) != 60 {
+			t.Errorf("access token lifetime at 7:59 = %v s, want 60", c["exp"].(float64)-c["iat"].(float64))
 		}
 		e.clock.Advance(time.Minute + time.Second) // 8:00:01
 		e.wantRefreshRefused(e.refreshWith(rt))

@@ -52,6 +52,13 @@ type wireClaims struct {
 // Mint returns a signed access token for the user with id subject in the
 // session sid, and its claims.
 func (i *Issuer) Mint(subject, sid string) (string, *Claims, error) {
+	return i.MintBefore(subject, sid, time.Time{})
+}
+
+// MintBefore is Mint for a token that must expire by notAfter (the end of
+// its session) even if that is sooner than the TTL; a zero notAfter sets
+// no limit. It fails if less than a second is left.
+func (i *Issuer) MintBefore(subject, sid string, notAfter time.Time) (string, *Claims, error) {
 	if subject == "" || sid == "" {
 		return "", nil, fmt.Errorf("token: empty subject or session id")
 	}
@@ -60,6 +67,13 @@ func (i *Issuer) Mint(subject, sid string) (string, *Claims, error) {
 		now = i.Now
 	}
 	iat := now().Truncate(time.Second)
+	exp := iat.Add(i.TTL)
+	if !notAfter.IsZero() && notAfter.Before(exp) {
+		exp = notAfter.Truncate(time.Second)
+	}
+	if !exp.After(iat) {
+		return "", nil, fmt.Errorf("token: less than a second left before %v", notAfter)
+	}
 	var jti [16]byte
 	rand.Read(jti[:])
 	c := &Claims{
@@ -69,7 +83,7 @@ func (i *Issuer) Mint(subject, sid string) (string, *Claims, error) {
 		Audience:  []string{i.Audience},
 		IssuedAt:  iat,
 		NotBefore: iat,
-		Expiry:    iat.Add(i.TTL),
+		Expiry:    exp,
 		ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
 	}
 	payload, err := json.Marshal(wireClaims{

@@ -574,3 +574,35 @@ func TestCheckHMACSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestMintBefore: a token never outlives the limit it is minted under, and
+// a limit less than a second away is refused.
+func TestMintBefore(t *testing.T) {
+	f := newFixture(t)
+	now := f.now.Truncate(time.Second)
+	for _, tc := range []struct {
+		limit time.Time
+		want  time.Duration
+	}{
+		{time.Time{}, testTTL},
+		{now.Add(testTTL + time.Hour), testTTL},
+		{now.Add(90 * time.Second), 90 * time.Second},
+		{now.Add(90*time.Second + 500*time.Millisecond), 90 * time.Second},
+	} {
+		raw, c, err := f.issuer.MintBefore("user-1", "session-1", tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Expiry.Sub(c.IssuedAt); got != tc.want {
+			t.Errorf("limit %v: lifetime %v, want %v", tc.limit, got, tc.want)
+		}
+		if _, err := f.verifier.Verify(raw); err != nil {
+			t.Errorf("limit %v: the token does not verify: %v", tc.limit, err)
+		}
+	}
+	for _, limit := range []time.Time{now, now.Add(999 * time.Millisecond), now.Add(-time.Hour)} {
+		if _, _, err := f.issuer.MintBefore("user-1", "session-1", limit); err == nil {
+			t.Errorf("a limit %v from now was accepted", limit.Sub(now))
+		}
+	}
+}
