@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -13,20 +14,29 @@ import (
 const sessionColumns = `id, user_id, secret, current_hash, created_at, last_used_at, idle_expires_at, expires_at,
 	revoked_at, revoke_reason, user_agent, ip`
 
-func scanSession(row pgx.Row) (*gatehouse.Session, error) {
-	var s gatehouse.Session
-	err := row.Scan(&s.ID, &s.UserID, &s.Secret, &s.CurrentHash, &s.CreatedAt, &s.LastUsedAt, &s.IdleExpiresAt, &s.ExpiresAt,
-		&s.RevokedAt, &s.RevokeReason, &s.UserAgent, &s.IP)
-	if err != nil {
-		return nil, wrap(err)
-	}
+// sessionRow receives a row of sessionColumns.
+type sessionRow struct{ s gatehouse.Session }
+
+func (r *sessionRow) dest() []any {
+	s := &r.s
+	return []any{&s.ID, &s.UserID, &s.Secret, &s.CurrentHash, &s.CreatedAt, &s.LastUsedAt, &s.IdleExpiresAt, &s.ExpiresAt,
+		&s.RevokedAt, &s.RevokeReason, &s.UserAgent, &s.IP}
+}
+
+func (r *sessionRow) session() *gatehouse.Session {
+	s := r.s
 	s.CreatedAt, s.LastUsedAt = fromDB(s.CreatedAt), fromDB(s.LastUsedAt)
 	s.IdleExpiresAt, s.ExpiresAt = fromDB(s.IdleExpiresAt), fromDB(s.ExpiresAt)
-	if s.RevokedAt != nil {
-		r := fromDB(*s.RevokedAt)
-		s.RevokedAt = &r
+	s.RevokedAt = nullTime(s.RevokedAt)
+	return &s
+}
+
+func scanSession(row pgx.Row) (*gatehouse.Session, error) {
+	var r sessionRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return nil, wrap(err)
 	}
-	return &s, nil
+	return r.session(), nil
 }
 
 func nullTime(t *time.Time) *time.Time {
@@ -57,24 +67,23 @@ func (s *Store) SessionUser(ctx context.Context, id string) (*gatehouse.Session,
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	var sess gatehouse.Session
-	var u gatehouse.User
-	err := s.pool.QueryRow(ctx, `SELECT s.id, s.user_id, s.secret, s.current_hash, s.created_at, s.last_used_at,
-			s.idle_expires_at, s.expires_at, s.revoked_at, s.revoke_reason, s.user_agent, s.ip,
-			u.id, u.login, u.name, u.company, u.location, u.email, u.picture, u.email_verified, u.created_at, u.updated_at, u.disabled_at
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`, id).Scan(
-		&sess.ID, &sess.UserID, &sess.Secret, &sess.CurrentHash, &sess.CreatedAt, &sess.LastUsedAt,
-		&sess.IdleExpiresAt, &sess.ExpiresAt, &sess.RevokedAt, &sess.RevokeReason, &sess.UserAgent, &sess.IP,
-		&u.ID, &u.Login, &u.Name, &u.Company, &u.Location, &u.Email, &u.Picture, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt, &u.DisabledAt)
+	var sr sessionRow
+	var ur userRow
+	err := s.pool.QueryRow(ctx, `SELECT `+qualify("s", sessionColumns)+`, `+qualify("u", userReadColumns)+`
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`, id).Scan(append(sr.dest(), ur.dest()...)...)
 	if err != nil {
 		return nil, nil, wrap(err)
 	}
-	sess.CreatedAt, sess.LastUsedAt = fromDB(sess.CreatedAt), fromDB(sess.LastUsedAt)
-	sess.IdleExpiresAt, sess.ExpiresAt = fromDB(sess.IdleExpiresAt), fromDB(sess.ExpiresAt)
-	sess.RevokedAt = nullTime(sess.RevokedAt)
-	u.CreatedAt, u.UpdatedAt = fromDB(u.CreatedAt), fromDB(u.UpdatedAt)
-	u.DisabledAt = nullTime(u.DisabledAt)
-	return &sess, &u, nil
+	return sr.session(), ur.user(), nil
+}
+
+// qualify prefixes each of the comma-separated columns with a table alias.
+func qualify(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // UpdateSessionByToken runs update on the session of a live or retired

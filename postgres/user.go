@@ -12,22 +12,34 @@ import (
 
 const userColumns = `id, login, name, company, location, email, picture, email_verified, created_at, updated_at`
 
-// userSelect is what scanUser reads.
-const userSelect = `SELECT ` + userColumns + `, disabled_at FROM users`
+// userReadColumns are the columns userRow reads.
+const userReadColumns = userColumns + `, disabled_at`
+
+// userSelect selects users for scanUser.
+const userSelect = `SELECT ` + userReadColumns + ` FROM users`
+
+// userRow receives a row of userReadColumns.
+type userRow struct{ u gatehouse.User }
+
+func (r *userRow) dest() []any {
+	u := &r.u
+	return []any{&u.ID, &u.Login, &u.Name, &u.Company, &u.Location, &u.Email, &u.Picture, &u.EmailVerified,
+		&u.CreatedAt, &u.UpdatedAt, &u.DisabledAt}
+}
+
+func (r *userRow) user() *gatehouse.User {
+	u := r.u
+	u.CreatedAt, u.UpdatedAt = fromDB(u.CreatedAt), fromDB(u.UpdatedAt)
+	u.DisabledAt = nullTime(u.DisabledAt)
+	return &u
+}
 
 func scanUser(row pgx.Row) (*gatehouse.User, error) {
-	var u gatehouse.User
-	err := row.Scan(&u.ID, &u.Login, &u.Name, &u.Company, &u.Location, &u.Email, &u.Picture, &u.EmailVerified,
-		&u.CreatedAt, &u.UpdatedAt, &u.DisabledAt)
-	if err != nil {
+	var r userRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return nil, wrap(err)
 	}
-	u.CreatedAt, u.UpdatedAt = fromDB(u.CreatedAt), fromDB(u.UpdatedAt)
-	if u.DisabledAt != nil {
-		d := fromDB(*u.DisabledAt)
-		u.DisabledAt = &d
-	}
-	return &u, nil
+	return r.user(), nil
 }
 
 // User returns the user with the given id.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -12,18 +13,31 @@ import (
 const sessionColumns = `id, user_id, secret, current_hash, created_at, last_used_at, idle_expires_at, expires_at,
 	revoked_at, revoke_reason, user_agent, ip`
 
+// sessionRow receives a row of sessionColumns.
+type sessionRow struct {
+	s                            gatehouse.Session
+	created, used, idle, expires int64
+	revoked                      sql.NullInt64
+}
+
+func (r *sessionRow) dest() []any {
+	return []any{&r.s.ID, &r.s.UserID, &r.s.Secret, &r.s.CurrentHash, &r.created, &r.used, &r.idle, &r.expires,
+		&r.revoked, &r.s.RevokeReason, &r.s.UserAgent, &r.s.IP}
+}
+
+func (r *sessionRow) session() *gatehouse.Session {
+	s := r.s
+	s.CreatedAt, s.LastUsedAt, s.IdleExpiresAt, s.ExpiresAt = fromDB(r.created), fromDB(r.used), fromDB(r.idle), fromDB(r.expires)
+	s.RevokedAt = fromNullDB(r.revoked)
+	return &s
+}
+
 func scanSession(row scanner) (*gatehouse.Session, error) {
-	var s gatehouse.Session
-	var created, used, idle, expires int64
-	var revoked sql.NullInt64
-	err := row.Scan(&s.ID, &s.UserID, &s.Secret, &s.CurrentHash, &created, &used, &idle, &expires,
-		&revoked, &s.RevokeReason, &s.UserAgent, &s.IP)
-	if err != nil {
+	var r sessionRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return nil, wrap(err)
 	}
-	s.CreatedAt, s.LastUsedAt, s.IdleExpiresAt, s.ExpiresAt = fromDB(created), fromDB(used), fromDB(idle), fromDB(expires)
-	s.RevokedAt = fromNullDB(revoked)
-	return &s, nil
+	return r.session(), nil
 }
 
 // CreateSession stores a new session.
@@ -37,25 +51,29 @@ func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) erro
 	return wrap(err)
 }
 
-// SessionUser returns the session and its user, in one read.
+// SessionUser returns the session and its user, in one query: it runs on
+// every request with an access token.
 func (s *Store) SessionUser(ctx context.Context, id string) (*gatehouse.Session, *gatehouse.User, error) {
 	if gatehouse.CheckText(id) != nil {
 		return nil, nil, gatehouse.ErrNotFound
 	}
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	var sr sessionRow
+	var ur userRow
+	err := s.read.QueryRowContext(ctx, `SELECT `+qualify("s", sessionColumns)+`, `+qualify("u", userReadColumns)+`
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(append(sr.dest(), ur.dest()...)...)
 	if err != nil {
 		return nil, nil, wrap(err)
 	}
-	defer tx.Rollback()
-	sess, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
-	if err != nil {
-		return nil, nil, err
+	return sr.session(), ur.user(), nil
+}
+
+// qualify prefixes each of the comma-separated columns with a table alias.
+func qualify(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
 	}
-	u, err := scanUser(tx.QueryRowContext(ctx, userSelect+` WHERE id = ?`, sess.UserID))
-	if err != nil {
-		return nil, nil, err
-	}
-	return sess, u, nil
+	return strings.Join(cols, ", ")
 }
 
 // UpdateSessionByToken runs update on the session of a live or retired

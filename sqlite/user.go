@@ -11,25 +11,42 @@ import (
 
 const userColumns = `id, login, name, company, location, email, picture, email_verified, created_at, updated_at`
 
-// userSelect is what scanUser reads.
-const userSelect = `SELECT ` + userColumns + `, disabled_at FROM users`
+// userReadColumns are the columns userRow reads.
+const userReadColumns = userColumns + `, disabled_at`
+
+// userSelect selects users for scanUser.
+const userSelect = `SELECT ` + userReadColumns + ` FROM users`
 
 type scanner interface{ Scan(dest ...any) error }
 
+// userRow receives a row of userReadColumns.
+type userRow struct {
+	u                                              gatehouse.User
+	login, name, company, location, email, picture sql.NullString
+	created, updated                               int64
+	disabled                                       sql.NullInt64
+}
+
+func (r *userRow) dest() []any {
+	return []any{&r.u.ID, &r.login, &r.name, &r.company, &r.location, &r.email, &r.picture, &r.u.EmailVerified,
+		&r.created, &r.updated, &r.disabled}
+}
+
+func (r *userRow) user() *gatehouse.User {
+	u := r.u
+	u.Login, u.Name, u.Company = ptr(r.login), ptr(r.name), ptr(r.company)
+	u.Location, u.Email, u.Picture = ptr(r.location), ptr(r.email), ptr(r.picture)
+	u.CreatedAt, u.UpdatedAt = fromDB(r.created), fromDB(r.updated)
+	u.DisabledAt = fromNullDB(r.disabled)
+	return &u
+}
+
 func scanUser(row scanner) (*gatehouse.User, error) {
-	var u gatehouse.User
-	var login, name, company, location, email, picture sql.NullString
-	var created, updated int64
-	var disabled sql.NullInt64
-	err := row.Scan(&u.ID, &login, &name, &company, &location, &email, &picture, &u.EmailVerified, &created, &updated, &disabled)
-	if err != nil {
+	var r userRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return nil, wrap(err)
 	}
-	u.DisabledAt = fromNullDB(disabled)
-	u.Login, u.Name, u.Company = ptr(login), ptr(name), ptr(company)
-	u.Location, u.Email, u.Picture = ptr(location), ptr(email), ptr(picture)
-	u.CreatedAt, u.UpdatedAt = fromDB(created), fromDB(updated)
-	return &u, nil
+	return r.user(), nil
 }
 
 func ptr(s sql.NullString) *string {
