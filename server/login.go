@@ -202,7 +202,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if old, ok := s.refreshToken(r); ok {
 		// The new session replaces this browser's previous one, whose
 		// cookie is overwritten: end it rather than leave it listed.
-		if _, err := s.revokeFor(r.Context(), hash(old), false, "replaced by a new login"); err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+		if _, err := s.revoke(r.Context(), hash(old), false, "replaced by a new login"); err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
 			s.log.WarnContext(r.Context(), "ending the browser's previous session", "err", err)
 		}
 	}

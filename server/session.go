@@ -246,7 +246,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	sess, err := s.revoke(r.Context(), hash(raw), global)
+	sess, err := s.revoke(r.Context(), hash(raw), global, "logout")
 	switch {
 	case errors.Is(err, gatehouse.ErrNotFound):
 		w.WriteHeader(http.StatusNoContent)
@@ -264,13 +264,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// revoke ends the session of the refresh token hash th, and with global
-// every session of its user.
-func (s *Server) revoke(ctx context.Context, th string, global bool) (*gatehouse.Session, error) {
-	return s.revokeFor(ctx, th, global, "logout")
-}
-
-func (s *Server) revokeFor(ctx context.Context, th string, global bool, reason string) (*gatehouse.Session, error) {
+// revoke ends the session of the refresh token hash th, giving reason,
+// and with global every session of its user.
+func (s *Server) revoke(ctx context.Context, th string, global bool, reason string) (*gatehouse.Session, error) {
 	now := s.now()
 	sess, err := s.store.UpdateSessionByToken(ctx, th, now, func(sess *gatehouse.Session, _ *time.Time) (*gatehouse.Session, error) {
 		if sess.RevokedAt == nil {
@@ -314,7 +310,7 @@ func (s *Server) revokeIfPending(ctx context.Context, th string) bool {
 	if !ok {
 		return false
 	}
-	sess, err := s.revoke(ctx, th, v.(bool))
+	sess, err := s.revoke(ctx, th, v.(bool), "logout")
 	switch {
 	case err == nil:
 		s.log.Info("audit", "event", "logout", "result", "success", "user_id", sess.UserID, "session_id", sess.ID, "reason", "recorded after a database outage")
