@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/clientip"
 	"github.com/gatehouse/gatehouse/token"
 )
 
@@ -143,13 +144,13 @@ type Server struct {
 	providers map[string]*Provider
 	listing   []providerInfo
 
-	publicURL      string
-	publicOrig     string
-	corsOrigins    map[string]bool
-	trustedProxies []netip.Prefix
-	https          bool
-	loginCookie    string
-	refreshCookie  string
+	publicURL     string
+	publicOrig    string
+	corsOrigins   map[string]bool
+	clients       *clientip.Resolver
+	https         bool
+	loginCookie   string
+	refreshCookie string
 
 	idle, maxAge, grace time.Duration
 
@@ -230,20 +231,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cors[o] = true
 	}
 	s := &Server{
-		store:          cfg.Store,
-		log:            cfg.Logger,
-		now:            cfg.Now,
-		providers:      map[string]*Provider{},
-		listing:        []providerInfo{},
-		publicURL:      pub.String(),
-		publicOrig:     origin(pub),
-		corsOrigins:    cors,
-		trustedProxies: cfg.TrustedProxies,
-		https:          pub.Scheme == "https",
-		idle:           cfg.SessionIdleTimeout,
-		maxAge:         cfg.SessionMaxAge,
-		grace:          cfg.RefreshGrace,
-		retryEvery:     revokeRetryEvery,
+		store:       cfg.Store,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		providers:   map[string]*Provider{},
+		listing:     []providerInfo{},
+		publicURL:   pub.String(),
+		publicOrig:  origin(pub),
+		corsOrigins: cors,
+		clients:     clientip.New(cfg.TrustedProxies),
+		https:       pub.Scheme == "https",
+		idle:        cfg.SessionIdleTimeout,
+		maxAge:      cfg.SessionMaxAge,
+		grace:       cfg.RefreshGrace,
+		retryEvery:  revokeRetryEvery,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
