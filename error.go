@@ -21,6 +21,8 @@ const (
 	EMethodNotAllowed     = "method_not_allowed"
 	EUnsupportedMediaType = "unsupported_media_type"
 	ERequestTooLarge      = "request_too_large"
+	EHeaderTooLarge       = "request_header_too_large"
+	ERateLimited          = "rate_limited"
 	EUnavailable          = "temporarily_unavailable"
 	EUpstream             = "upstream_error"
 	EUpstreamTimeout      = "upstream_timeout"

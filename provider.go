@@ -34,3 +34,13 @@ type Provider interface {
 	// UserID are the caller's to fill.
 	Exchange(ctx context.Context, code string, p AuthParams) (*Identity, error)
 }
+
+// LoopbackOnly is an optional ability of a Provider: one that lets anyone
+// who reaches it sign in as anyone (the development login). A Provider
+// whose LoopbackOnly reports true is used only by clients on the machine
+// Gatehouse runs on: the server refuses to start or finish a login through
+// it for a client whose address, under the trusted-proxy rule, is not a
+// loopback address, whatever the configuration.
+type LoopbackOnly interface {
+	LoopbackOnly() bool
+}

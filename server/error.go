@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -33,6 +34,8 @@ var errorCodes = map[string]struct {
 	gatehouse.ENotFound:             {http.StatusNotFound, gatehouse.ENotFound},
 	gatehouse.EMethodNotAllowed:     {http.StatusMethodNotAllowed, gatehouse.EMethodNotAllowed},
 	gatehouse.ERequestTooLarge:      {http.StatusRequestEntityTooLarge, gatehouse.ERequestTooLarge},
+	gatehouse.EHeaderTooLarge:       {http.StatusRequestHeaderFieldsTooLarge, gatehouse.EHeaderTooLarge},
+	gatehouse.ERateLimited:          {http.StatusTooManyRequests, gatehouse.ERateLimited},
 	gatehouse.EUnsupportedMediaType: {http.StatusUnsupportedMediaType, gatehouse.EUnsupportedMediaType},
 	gatehouse.EUpstream:             {http.StatusBadGateway, gatehouse.EInternal},
 	gatehouse.EUnavailable:          {http.StatusServiceUnavailable, gatehouse.EUnavailable},
@@ -75,14 +78,32 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		} else {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 		}
-	case http.StatusServiceUnavailable:
-		secs := int(e.RetryAfter.Seconds())
-		if secs <= 0 {
-			secs = defaultRetryAfter
-		}
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(e.RetryAfter)))
 	}
 	writeJSON(w, c.status, errorBody{Error: c.public, Description: e.Message})
+}
+
+// retryAfterSeconds is the Retry-After header's value for a wait of d: whole
+// seconds, rounded up, and defaultRetryAfter when d is not positive.
+func retryAfterSeconds(d time.Duration) int {
+	if d <= 0 {
+		return defaultRetryAfter
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// ErrorResponse returns the status and the JSON body of the API's answer to
+// an error with the given code (one of the gatehouse.E… codes) and message.
+// It is for answers written outside any handler, such as a listener's
+// answer to a request it could not parse; handlers use renderError.
+func ErrorResponse(code, message string) (status int, body []byte) {
+	c, known := errorCodes[code]
+	if !known {
+		c = errorCodes[gatehouse.EInternal]
+	}
+	b, _ := json.Marshal(errorBody{Error: c.public, Description: message})
+	return c.status, append(b, '\n')
 }
 
 func causeOf(e *gatehouse.Error) slog.Value {
