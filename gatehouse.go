@@ -78,7 +78,11 @@ type LoginState struct {
 	// CodeVerifier is the PKCE verifier whose S256 challenge was sent.
 	CodeVerifier string
 	// Nonce is the OpenID Connect nonce sent with the request.
-	Nonce     string
+	Nonce string
+	// Client is the address of the client that started the login, as
+	// rate limits key it (an IPv6 address by its /64), for the cap on
+	// pending logins per client.
+	Client    string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

@@ -25,7 +25,22 @@ var (
 	// before writing anything. Profile.Normalize makes provider data
 	// storable.
 	ErrInvalid = errors.New("gatehouse: value cannot be stored (invalid UTF-8 or NUL byte)")
+	// ErrDisabled means the user an operation would act for is disabled.
+	ErrDisabled = errors.New("gatehouse: the user is disabled")
+	// ErrTooMany means a cap on stored records was reached; nothing was
+	// stored.
+	ErrTooMany = errors.New("gatehouse: too many records")
 )
+
+// MaxRetiredRefreshTokens is how many retired refresh token hashes a store
+// keeps per session: those of the session's last MaxRetiredRefreshTokens
+// rotations. Reuse detection needs them: a retired token presented again
+// ends its session. The grace window needs far fewer (a token at most a
+// few rotations behind). A token older than that is unknown: it is
+// refused, but no longer ends the session. With 15-minute access tokens
+// this is about eight hours of refreshes, and a session refreshed in a loop
+// cannot grow its table beyond it.
+const MaxRetiredRefreshTokens = 32
 
 // CheckText returns an error wrapping ErrInvalid if any value is not valid
 // UTF-8 or contains a NUL byte. Stores call it on every text they write.
@@ -57,7 +72,7 @@ func CheckSession(s *Session) error {
 
 // CheckLoginState is CheckText for every text of a login state.
 func CheckLoginState(s *LoginState) error {
-	return CheckText(s.StateHash, s.BindingHash, s.Provider, s.RedirectURI, s.CodeVerifier, s.Nonce)
+	return CheckText(s.StateHash, s.BindingHash, s.Provider, s.RedirectURI, s.CodeVerifier, s.Nonce, s.Client)
 }
 
 // Store is the persistence Gatehouse needs. Implementations must be safe for
@@ -72,11 +87,20 @@ type Store interface {
 	// the identity (ident.Provider, ident.Subject); if it exists, it updates
 	// the identity's and its user's profile from ident.Profile; if not, it
 	// creates a new user and the identity. It never links by email. It
-	// returns the user as stored.
+	// returns the user as stored. If the identity's user is disabled, it
+	// writes nothing and returns ErrDisabled: a refused login leaves no
+	// trace in the profile.
 	UpsertIdentity(ctx context.Context, ident *Identity, now time.Time) (*User, error)
 
-	// CreateLoginState stores a new login state.
-	CreateLoginState(ctx context.Context, s *LoginState) error
+	// CreateLoginState stores a new login state. In the same transaction
+	// it deletes the login states whose BindingHash is replaces (the
+	// browser's earlier login, whose cookie the new one overwrites; ""
+	// replaces nothing), and, if maxPerClient is positive and s.Client
+	// already has that many login states that have not expired at
+	// s.CreatedAt, it stores nothing and returns ErrTooMany. Under
+	// concurrent calls for one client the cap may be passed by the number
+	// of calls in flight.
+	CreateLoginState(ctx context.Context, s *LoginState, replaces string, maxPerClient int) error
 
 	// ConsumeLoginState atomically deletes and returns the login state whose
 	// StateHash and BindingHash both match. If none matches, it returns
@@ -85,9 +109,10 @@ type Store interface {
 	// gets the state. Expiry is the caller's to check.
 	ConsumeLoginState(ctx context.Context, stateHash, bindingHash string) (*LoginState, error)
 
-	// DeleteExpiredLoginStates deletes login states that expired before t
-	// and reports how many it deleted.
-	DeleteExpiredLoginStates(ctx context.Context, t time.Time) (int64, error)
+	// DeleteExpiredLoginStates deletes at most limit login states that
+	// expired before t and reports how many it deleted. Callers delete in
+	// batches, so that no transaction holds the database for long.
+	DeleteExpiredLoginStates(ctx context.Context, t time.Time, limit int) (int64, error)
 
 	// SigningKeys returns every stored signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]*SigningKey, error)
@@ -109,14 +134,18 @@ type Store interface {
 
 	// UpdateSessionByToken finds the session whose live or retired refresh
 	// token has the hash tokenHash and, in one transaction that no other
-	// update of that session can interleave with, calls update with it and
-	// the time the token was retired (nil if it is the live one). update
-	// returns the session to store; if its CurrentHash changed, the old
-	// hash is recorded as retired at now. If update returns an error,
-	// nothing is written and the error is returned. An unknown token is
-	// ErrNotFound.
+	// update of that session can interleave with, calls update with it, its
+	// user as stored, and the time the token was retired (nil if it is the
+	// live one). update returns the session to store; if its CurrentHash
+	// changed, the old hash is recorded as retired at now, and only the
+	// newest MaxRetiredRefreshTokens retired hashes of the session are
+	// kept. It returns the stored session and the user read in the same
+	// transaction, so that a caller answering from them needs nothing more
+	// from the database once the change is committed. If update returns
+	// an error, nothing is written and the error is returned. An unknown
+	// token is ErrNotFound.
 	UpdateSessionByToken(ctx context.Context, tokenHash string, now time.Time,
-		update func(s *Session, retiredAt *time.Time) (*Session, error)) (*Session, error)
+		update func(s *Session, u *User, retiredAt *time.Time) (*Session, error)) (*Session, *User, error)
 
 	// Sessions returns the user's sessions that are not revoked, newest
 	// first. Expiry is the caller's to check.
@@ -131,10 +160,10 @@ type Store interface {
 	// many were live.
 	RevokeSessions(ctx context.Context, userID string, at time.Time, reason string) (int64, error)
 
-	// DeleteEndedSessions deletes sessions that expired, went idle or were
-	// revoked before t, with their refresh token hashes, and reports how
-	// many it deleted.
-	DeleteEndedSessions(ctx context.Context, t time.Time) (int64, error)
+	// DeleteEndedSessions deletes at most limit sessions that expired, went
+	// idle or were revoked before t, with their refresh token hashes, and
+	// reports how many it deleted.
+	DeleteEndedSessions(ctx context.Context, t time.Time, limit int) (int64, error)
 
 	// SetUserDisabled disables the user (and, in the same transaction,
 	// revokes their sessions) or enables them again. An unknown user is

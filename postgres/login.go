@@ -5,21 +5,48 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/jackc/pgx/v5"
 )
 
-// CreateLoginState stores a new login state.
-func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState) error {
+// CreateLoginState stores a new login state, replacing the browser's
+// earlier one and refusing a client over its cap, in one transaction. A
+// transaction-scoped advisory lock on the client serializes the count and
+// the insert of concurrent logins from one client across nodes.
+func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, replaces string, maxPerClient int) error {
 	if err := gatehouse.CheckLoginState(ls); err != nil {
+		return err
+	}
+	if err := gatehouse.CheckText(replaces); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `INSERT INTO login_states
-		(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		ls.StateHash, ls.BindingHash, ls.Provider, ls.RedirectURI, ls.CodeVerifier, ls.Nonce,
-		toDB(ls.CreatedAt), toDB(ls.ExpiresAt))
-	return wrap(err)
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if maxPerClient > 0 {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('gatehouse login client'), hashtext($1))`, ls.Client); err != nil {
+				return wrap(err)
+			}
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM login_states WHERE client = $1 AND expires_at > $2`,
+				ls.Client, toDB(ls.CreatedAt)).Scan(&n); err != nil {
+				return wrap(err)
+			}
+			if n >= maxPerClient {
+				return gatehouse.ErrTooMany
+			}
+		}
+		if replaces != "" {
+			if _, err := tx.Exec(ctx, `DELETE FROM login_states WHERE binding_hash = $1`, replaces); err != nil {
+				return wrap(err)
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO login_states
+			(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, client, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			ls.StateHash, ls.BindingHash, ls.Provider, ls.RedirectURI, ls.CodeVerifier, ls.Nonce, ls.Client,
+			toDB(ls.CreatedAt), toDB(ls.ExpiresAt))
+		return wrap(err)
+	})
 }
 
 // ConsumeLoginState deletes and returns the login state matching both
@@ -33,8 +60,8 @@ func (s *Store) ConsumeLoginState(ctx context.Context, stateHash, bindingHash st
 	defer cancel()
 	ls := gatehouse.LoginState{StateHash: stateHash, BindingHash: bindingHash}
 	err := s.pool.QueryRow(ctx, `DELETE FROM login_states WHERE state_hash = $1 AND binding_hash = $2
-		RETURNING provider, redirect_uri, code_verifier, nonce, created_at, expires_at`,
-		stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &ls.CreatedAt, &ls.ExpiresAt)
+		RETURNING provider, redirect_uri, code_verifier, nonce, client, created_at, expires_at`,
+		stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &ls.Client, &ls.CreatedAt, &ls.ExpiresAt)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -42,11 +69,13 @@ func (s *Store) ConsumeLoginState(ctx context.Context, stateHash, bindingHash st
 	return &ls, nil
 }
 
-// DeleteExpiredLoginStates deletes login states that expired before t.
-func (s *Store) DeleteExpiredLoginStates(ctx context.Context, t time.Time) (int64, error) {
+// DeleteExpiredLoginStates deletes at most limit login states that expired
+// before t.
+func (s *Store) DeleteExpiredLoginStates(ctx context.Context, t time.Time, limit int) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, `DELETE FROM login_states WHERE expires_at < $1`, toDB(t))
+	tag, err := s.pool.Exec(ctx, `DELETE FROM login_states WHERE state_hash IN
+		(SELECT state_hash FROM login_states WHERE expires_at < $1 LIMIT $2)`, toDB(t), limit)
 	if err != nil {
 		return 0, wrap(err)
 	}

@@ -67,14 +67,7 @@ func (s *Store) SessionUser(ctx context.Context, id string) (*gatehouse.Session,
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	var sr sessionRow
-	var ur userRow
-	err := s.pool.QueryRow(ctx, `SELECT `+qualify("s", sessionColumns)+`, `+qualify("u", userReadColumns)+`
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`, id).Scan(append(sr.dest(), ur.dest()...)...)
-	if err != nil {
-		return nil, nil, wrap(err)
-	}
-	return sr.session(), ur.user(), nil
+	return scanSessionUser(s.pool.QueryRow(ctx, sessionUserSelect+` WHERE s.id = $1`, id))
 }
 
 // qualify prefixes each of the comma-separated columns with a table alias.
@@ -86,21 +79,38 @@ func qualify(alias, columns string) string {
 	return strings.Join(cols, ", ")
 }
 
+// sessionUserSelect selects a session and its user, for scanSessionUser.
+var sessionUserSelect = `SELECT ` + qualify("s", sessionColumns) + `, ` + qualify("u", userReadColumns) + `
+	FROM sessions s JOIN users u ON u.id = s.user_id`
+
+func scanSessionUser(row pgx.Row) (*gatehouse.Session, *gatehouse.User, error) {
+	var sr sessionRow
+	var ur userRow
+	if err := row.Scan(append(sr.dest(), ur.dest()...)...); err != nil {
+		return nil, nil, wrap(err)
+	}
+	return sr.session(), ur.user(), nil
+}
+
 // UpdateSessionByToken runs update on the session of a live or retired
 // refresh token, holding the session's row lock, so concurrent refreshes of
 // one session run one after the other: a second refresh with the same token
-// waits for the first, then finds the token retired.
+// waits for the first, then finds the token retired. The user is read in
+// the same statement; disabling the user revokes the session, which waits
+// for this row lock.
 func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now time.Time,
-	update func(*gatehouse.Session, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, error) {
+	update func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, *gatehouse.User, error) {
 	if gatehouse.CheckText(tokenHash) != nil {
-		return nil, gatehouse.ErrNotFound
+		return nil, nil, gatehouse.ErrNotFound
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
 	var out *gatehouse.Session
+	var user *gatehouse.User
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var retiredAt *time.Time
-		old, err := scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE current_hash = $1 FOR UPDATE`, tokenHash))
+		const lock = ` FOR UPDATE OF s`
+		old, u, err := scanSessionUser(tx.QueryRow(ctx, sessionUserSelect+` WHERE s.current_hash = $1`+lock, tokenHash))
 		if errors.Is(err, gatehouse.ErrNotFound) {
 			var id string
 			var at time.Time
@@ -109,13 +119,13 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 			}
 			at = fromDB(at)
 			retiredAt = &at
-			old, err = scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 FOR UPDATE`, id))
+			old, u, err = scanSessionUser(tx.QueryRow(ctx, sessionUserSelect+` WHERE s.id = $1`+lock, id))
 		}
 		if err != nil {
 			return err
 		}
 		prev := old.CurrentHash
-		next, err := update(old, retiredAt)
+		next, err := update(old, u, retiredAt)
 		if err != nil {
 			return err
 		}
@@ -127,19 +137,24 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 				prev, next.ID, toDB(now)); err != nil {
 				return wrap(err)
 			}
+			if _, err := tx.Exec(ctx, `DELETE FROM retired_refresh_tokens WHERE session_id = $1 AND seq <=
+				(SELECT seq FROM retired_refresh_tokens WHERE session_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`,
+				next.ID, gatehouse.MaxRetiredRefreshTokens); err != nil {
+				return wrap(err)
+			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE sessions SET current_hash = $1, last_used_at = $2, idle_expires_at = $3,
 			revoked_at = $4, revoke_reason = $5 WHERE id = $6`,
 			next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), nullTime(next.RevokedAt), next.RevokeReason, next.ID); err != nil {
 			return wrap(err)
 		}
-		out = next
+		out, user = next, u
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, user, nil
 }
 
 // Sessions returns the user's sessions that are not revoked, newest first.
@@ -210,11 +225,16 @@ func revokeSessions(ctx context.Context, q interface {
 	return tag.RowsAffected(), nil
 }
 
-// DeleteEndedSessions deletes sessions that ended before t.
-func (s *Store) DeleteEndedSessions(ctx context.Context, t time.Time) (int64, error) {
+// DeleteEndedSessions deletes at most limit sessions that ended before t;
+// their retired token hashes go with them (ON DELETE CASCADE).
+func (s *Store) DeleteEndedSessions(ctx context.Context, t time.Time, limit int) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1 OR idle_expires_at < $1 OR revoked_at < $1`, toDB(t))
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id IN (
+		SELECT id FROM sessions WHERE idle_expires_at < $1
+		UNION SELECT id FROM sessions WHERE expires_at < $1
+		UNION SELECT id FROM sessions WHERE revoked_at < $1
+		LIMIT $2)`, toDB(t), limit)
 	if err != nil {
 		return 0, wrap(err)
 	}

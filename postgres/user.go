@@ -89,9 +89,13 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 func upsertIdentity(ctx context.Context, tx pgx.Tx, ident *gatehouse.Identity, at time.Time) (*gatehouse.User, error) {
 	p := ident.Profile
 	var userID string
-	err := tx.QueryRow(ctx, `SELECT user_id FROM identities WHERE provider = $1 AND subject = $2 FOR UPDATE`,
-		ident.Provider, ident.Subject).Scan(&userID)
+	var disabled *time.Time
+	err := tx.QueryRow(ctx, `SELECT i.user_id, u.disabled_at FROM identities i JOIN users u ON u.id = i.user_id
+		WHERE i.provider = $1 AND i.subject = $2 FOR UPDATE OF i FOR SHARE OF u`,
+		ident.Provider, ident.Subject).Scan(&userID, &disabled)
 	switch {
+	case err == nil && disabled != nil:
+		return nil, gatehouse.ErrDisabled
 	case errors.Is(err, pgx.ErrNoRows):
 		userID = gatehouse.NewID(at)
 		if _, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,

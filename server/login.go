@@ -72,7 +72,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		CreatedAt:    now,
 		ExpiresAt:    now.Add(LoginTTL),
 	}
-	if err := s.store.CreateLoginState(r.Context(), ls); err != nil {
+	if err := s.store.CreateLoginState(r.Context(), ls, "", 0); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -111,10 +111,10 @@ func (s *Server) collectGarbage(ctx context.Context, now time.Time) {
 	if now.UnixNano()-last < int64(time.Minute) || !s.lastGC.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	if _, err := s.store.DeleteExpiredLoginStates(ctx, now); err != nil {
+	if _, err := s.store.DeleteExpiredLoginStates(ctx, now, 1<<30); err != nil {
 		s.log.WarnContext(ctx, "deleting expired login states", "err", err)
 	}
-	if _, err := s.store.DeleteEndedSessions(ctx, now); err != nil {
+	if _, err := s.store.DeleteEndedSessions(ctx, now, 1<<30); err != nil {
 		s.log.WarnContext(ctx, "deleting ended sessions", "err", err)
 	}
 }

@@ -145,7 +145,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	var next string
 	var reused bool
-	sess, err := s.store.UpdateSessionByToken(r.Context(), th, now, func(sess *gatehouse.Session, retiredAt *time.Time) (*gatehouse.Session, error) {
+	sess, _, err := s.store.UpdateSessionByToken(r.Context(), th, now, func(sess *gatehouse.Session, _ *gatehouse.User, retiredAt *time.Time) (*gatehouse.Session, error) {
 		next, reused = "", false
 		if !sess.Active(now) {
 			return nil, errSessionEnded
@@ -268,7 +268,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // and with global every session of its user.
 func (s *Server) revoke(ctx context.Context, th string, global bool, reason string) (*gatehouse.Session, error) {
 	now := s.now()
-	sess, err := s.store.UpdateSessionByToken(ctx, th, now, func(sess *gatehouse.Session, _ *time.Time) (*gatehouse.Session, error) {
+	sess, _, err := s.store.UpdateSessionByToken(ctx, th, now, func(sess *gatehouse.Session, _ *gatehouse.User, _ *time.Time) (*gatehouse.Session, error) {
 		if sess.RevokedAt == nil {
 			sess.RevokedAt = &now
 			sess.RevokeReason = reason

@@ -2,22 +2,45 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
 
-// CreateLoginState stores a new login state.
-func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState) error {
+// CreateLoginState stores a new login state, replacing the browser's
+// earlier one and refusing a client over its cap, in one write
+// transaction.
+func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, replaces string, maxPerClient int) error {
 	if err := gatehouse.CheckLoginState(ls); err != nil {
 		return err
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO login_states
-		(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ls.StateHash, ls.BindingHash, ls.Provider, ls.RedirectURI, ls.CodeVerifier, ls.Nonce,
-		toDB(ls.CreatedAt), toDB(ls.ExpiresAt))
-	return wrap(err)
+	if err := gatehouse.CheckText(replaces); err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if maxPerClient > 0 {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM login_states WHERE client = ? AND expires_at > ?`,
+				ls.Client, toDB(ls.CreatedAt)).Scan(&n); err != nil {
+				return wrap(err)
+			}
+			if n >= maxPerClient {
+				return gatehouse.ErrTooMany
+			}
+		}
+		if replaces != "" {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM login_states WHERE binding_hash = ?`, replaces); err != nil {
+				return wrap(err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO login_states
+			(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, client, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			ls.StateHash, ls.BindingHash, ls.Provider, ls.RedirectURI, ls.CodeVerifier, ls.Nonce, ls.Client,
+			toDB(ls.CreatedAt), toDB(ls.ExpiresAt))
+		return wrap(err)
+	})
 }
 
 // ConsumeLoginState deletes and returns the login state matching both
@@ -29,8 +52,8 @@ func (s *Store) ConsumeLoginState(ctx context.Context, stateHash, bindingHash st
 	ls := gatehouse.LoginState{StateHash: stateHash, BindingHash: bindingHash}
 	var created, expires int64
 	err := s.write.QueryRowContext(ctx, `DELETE FROM login_states WHERE state_hash = ? AND binding_hash = ?
-		RETURNING provider, redirect_uri, code_verifier, nonce, created_at, expires_at`,
-		stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &created, &expires)
+		RETURNING provider, redirect_uri, code_verifier, nonce, client, created_at, expires_at`,
+		stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &ls.Client, &created, &expires)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -38,9 +61,11 @@ func (s *Store) ConsumeLoginState(ctx context.Context, stateHash, bindingHash st
 	return &ls, nil
 }
 
-// DeleteExpiredLoginStates deletes login states that expired before t.
-func (s *Store) DeleteExpiredLoginStates(ctx context.Context, t time.Time) (int64, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM login_states WHERE expires_at < ?`, toDB(t))
+// DeleteExpiredLoginStates deletes at most limit login states that expired
+// before t.
+func (s *Store) DeleteExpiredLoginStates(ctx context.Context, t time.Time, limit int) (int64, error) {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM login_states WHERE state_hash IN
+		(SELECT state_hash FROM login_states WHERE expires_at < ? LIMIT ?)`, toDB(t), limit)
 	if err != nil {
 		return 0, wrap(err)
 	}

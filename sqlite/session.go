@@ -57,14 +57,7 @@ func (s *Store) SessionUser(ctx context.Context, id string) (*gatehouse.Session,
 	if gatehouse.CheckText(id) != nil {
 		return nil, nil, gatehouse.ErrNotFound
 	}
-	var sr sessionRow
-	var ur userRow
-	err := s.read.QueryRowContext(ctx, `SELECT `+qualify("s", sessionColumns)+`, `+qualify("u", userReadColumns)+`
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(append(sr.dest(), ur.dest()...)...)
-	if err != nil {
-		return nil, nil, wrap(err)
-	}
-	return sr.session(), ur.user(), nil
+	return scanSessionUser(s.read.QueryRowContext(ctx, sessionUserSelect+` WHERE s.id = ?`, id))
 }
 
 // qualify prefixes each of the comma-separated columns with a table alias.
@@ -76,18 +69,32 @@ func qualify(alias, columns string) string {
 	return strings.Join(cols, ", ")
 }
 
+// sessionUserSelect selects a session and its user, for scanSessionUser.
+var sessionUserSelect = `SELECT ` + qualify("s", sessionColumns) + `, ` + qualify("u", userReadColumns) + `
+	FROM sessions s JOIN users u ON u.id = s.user_id`
+
+func scanSessionUser(row scanner) (*gatehouse.Session, *gatehouse.User, error) {
+	var sr sessionRow
+	var ur userRow
+	if err := row.Scan(append(sr.dest(), ur.dest()...)...); err != nil {
+		return nil, nil, wrap(err)
+	}
+	return sr.session(), ur.user(), nil
+}
+
 // UpdateSessionByToken runs update on the session of a live or retired
 // refresh token, in one write transaction; the store's single writer
 // serializes it with every other write.
 func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now time.Time,
-	update func(*gatehouse.Session, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, error) {
+	update func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, *gatehouse.User, error) {
 	if gatehouse.CheckText(tokenHash) != nil {
-		return nil, gatehouse.ErrNotFound
+		return nil, nil, gatehouse.ErrNotFound
 	}
 	var out *gatehouse.Session
+	var user *gatehouse.User
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var retiredAt *time.Time
-		old, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE current_hash = ?`, tokenHash))
+		old, u, err := scanSessionUser(tx.QueryRowContext(ctx, sessionUserSelect+` WHERE s.current_hash = ?`, tokenHash))
 		if errors.Is(err, gatehouse.ErrNotFound) {
 			var id string
 			var at int64
@@ -96,13 +103,13 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 			}
 			retired := fromDB(at)
 			retiredAt = &retired
-			old, err = scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+			old, u, err = scanSessionUser(tx.QueryRowContext(ctx, sessionUserSelect+` WHERE s.id = ?`, id))
 		}
 		if err != nil {
 			return err
 		}
 		prev := old.CurrentHash
-		next, err := update(old, retiredAt)
+		next, err := update(old, u, retiredAt)
 		if err != nil {
 			return err
 		}
@@ -114,19 +121,26 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 				prev, next.ID, toDB(now)); err != nil {
 				return wrap(err)
 			}
+			// Keep the newest MaxRetiredRefreshTokens, by insertion
+			// order (rowid), which a fake clock cannot tie.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM retired_refresh_tokens WHERE session_id = ?1 AND rowid <=
+				(SELECT rowid FROM retired_refresh_tokens WHERE session_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)`,
+				next.ID, gatehouse.MaxRetiredRefreshTokens); err != nil {
+				return wrap(err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET current_hash = ?, last_used_at = ?, idle_expires_at = ?,
 			revoked_at = ?, revoke_reason = ? WHERE id = ?`,
 			next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), toNullDB(next.RevokedAt), next.RevokeReason, next.ID); err != nil {
 			return wrap(err)
 		}
-		out = next
+		out, user = next, u
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, user, nil
 }
 
 // Sessions returns the user's sessions that are not revoked, newest first.
@@ -193,10 +207,14 @@ func revokeSessions(ctx context.Context, tx *sql.Tx, userID string, at time.Time
 	return n, wrap(err)
 }
 
-// DeleteEndedSessions deletes sessions that ended before t.
-func (s *Store) DeleteEndedSessions(ctx context.Context, t time.Time) (int64, error) {
-	at := toDB(t)
-	res, err := s.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ? OR idle_expires_at < ? OR revoked_at < ?`, at, at, at)
+// DeleteEndedSessions deletes at most limit sessions that ended before t;
+// their retired token hashes go with them (ON DELETE CASCADE).
+func (s *Store) DeleteEndedSessions(ctx context.Context, t time.Time, limit int) (int64, error) {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM sessions WHERE id IN (
+		SELECT id FROM sessions WHERE idle_expires_at < ?1
+		UNION SELECT id FROM sessions WHERE expires_at < ?1
+		UNION SELECT id FROM sessions WHERE revoked_at < ?1
+		LIMIT ?2)`, toDB(t), limit)
 	if err != nil {
 		return 0, wrap(err)
 	}

@@ -75,9 +75,12 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 	var u *gatehouse.User
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var userID string
-		err := tx.QueryRowContext(ctx, `SELECT user_id FROM identities WHERE provider = ? AND subject = ?`,
-			ident.Provider, ident.Subject).Scan(&userID)
+		var disabled sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT i.user_id, u.disabled_at FROM identities i JOIN users u ON u.id = i.user_id
+			WHERE i.provider = ? AND i.subject = ?`, ident.Provider, ident.Subject).Scan(&userID, &disabled)
 		switch {
+		case err == nil && disabled.Valid:
+			return gatehouse.ErrDisabled
 		case errors.Is(err, sql.ErrNoRows):
 			userID = gatehouse.NewID(now)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

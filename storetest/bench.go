@@ -66,7 +66,7 @@ func Bench(b *testing.B, open Open) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				h := fmt.Sprint("state-", n.Add(1))
-				if err := s.CreateLoginState(ctx, loginState(h, exp)); err != nil {
+				if err := s.CreateLoginState(ctx, loginState(h, exp), "", 0); err != nil {
 					b.Error(err)
 					return
 				}

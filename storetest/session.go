@@ -90,8 +90,8 @@ func testSessionRoundTrip(t *testing.T, s *Harness) {
 
 // rotate returns an update that gives the session the new token hash if
 // the presented token is the live one, and changes nothing otherwise.
-func rotate(next string, at time.Time, sawRetired *atomic.Int32) func(*gatehouse.Session, *time.Time) (*gatehouse.Session, error) {
-	return func(s *gatehouse.Session, retiredAt *time.Time) (*gatehouse.Session, error) {
+func rotate(next string, at time.Time, sawRetired *atomic.Int32) func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error) {
+	return func(s *gatehouse.Session, _ *gatehouse.User, retiredAt *time.Time) (*gatehouse.Session, error) {
 		if retiredAt != nil {
 			if sawRetired != nil {
 				sawRetired.Add(1)
@@ -109,12 +109,15 @@ func testSessionRotation(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	_, sess := newSession(t, s, "1", "s1")
 	t1 := t0.Add(time.Minute)
-	got, err := s.UpdateSessionByToken(ctx, "rt-s1", t1, rotate("rt-s1-2", t1, nil))
+	got, gotU, err := s.UpdateSessionByToken(ctx, "rt-s1", t1, rotate("rt-s1-2", t1, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.CurrentHash != "rt-s1-2" {
 		t.Fatalf("CurrentHash = %q after rotation", got.CurrentHash)
+	}
+	if gotU == nil || gotU.ID != sess.UserID || deref(gotU.Login) != `"user1"` {
+		t.Fatalf("the user read with the rotation = %+v, want the session's user", gotU)
 	}
 	stored, _, err := s.SessionUser(ctx, "s1")
 	if err != nil {
@@ -127,8 +130,9 @@ func testSessionRotation(t *testing.T, s *Harness) {
 	// The old token now finds the session as retired, at the rotation time.
 	t2 := t1.Add(time.Second)
 	var retired *time.Time
-	if _, err := s.UpdateSessionByToken(ctx, "rt-s1", t2, func(s *gatehouse.Session, at *time.Time) (*gatehouse.Session, error) {
-		retired = at
+	var sawUser *gatehouse.User
+	if _, _, err := s.UpdateSessionByToken(ctx, "rt-s1", t2, func(s *gatehouse.Session, u *gatehouse.User, at *time.Time) (*gatehouse.Session, error) {
+		retired, sawUser = at, u
 		return s, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -136,13 +140,16 @@ func testSessionRotation(t *testing.T, s *Harness) {
 	if retired == nil || !retired.Equal(t1) {
 		t.Fatalf("retired at %v, want %v", retired, t1)
 	}
+	if sawUser == nil || sawUser.ID != sess.UserID {
+		t.Fatalf("update saw user %+v for a retired token, want the session's user", sawUser)
+	}
 	if n := s.Count(t, "retired_refresh_tokens"); n != 1 {
 		t.Fatalf("retired_refresh_tokens = %d, want 1", n)
 	}
-	if _, err := s.UpdateSessionByToken(ctx, "rt-unknown", t2, rotate("x", t2, nil)); !errors.Is(err, gatehouse.ErrNotFound) {
+	if _, _, err := s.UpdateSessionByToken(ctx, "rt-unknown", t2, rotate("x", t2, nil)); !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Fatalf("unknown token: %v, want ErrNotFound", err)
 	}
-	if _, err := s.UpdateSessionByToken(ctx, "\x00", t2, rotate("x", t2, nil)); !errors.Is(err, gatehouse.ErrNotFound) {
+	if _, _, err := s.UpdateSessionByToken(ctx, "\x00", t2, rotate("x", t2, nil)); !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Fatalf("NUL token: %v, want ErrNotFound", err)
 	}
 }
@@ -151,7 +158,7 @@ func testSessionUpdateErrorWritesNothing(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	_, sess := newSession(t, s, "1", "s1")
 	boom := errors.New("boom")
-	_, err := s.UpdateSessionByToken(ctx, "rt-s1", t0, func(s *gatehouse.Session, _ *time.Time) (*gatehouse.Session, error) {
+	_, _, err := s.UpdateSessionByToken(ctx, "rt-s1", t0, func(s *gatehouse.Session, _ *gatehouse.User, _ *time.Time) (*gatehouse.Session, error) {
 		s.CurrentHash = "changed"
 		return s, boom
 	})
@@ -178,7 +185,7 @@ func testConcurrentRotation(t *testing.T, s *Harness) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			if _, err := s.UpdateSessionByToken(ctx, "rt-s1", t0, rotate("rt-s1-2", t0, &retired)); err != nil {
+			if _, _, err := s.UpdateSessionByToken(ctx, "rt-s1", t0, rotate("rt-s1-2", t0, &retired)); err != nil {
 				t.Errorf("concurrent rotation: %v", err)
 			}
 		})
@@ -267,12 +274,15 @@ func testDeleteEndedSessions(t *testing.T, s *Harness) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.UpdateSessionByToken(ctx, "rt-revoked", t0, rotate("rt-revoked-2", t0, nil)); err != nil {
+	if _, _, err := s.UpdateSessionByToken(ctx, "rt-revoked", t0, rotate("rt-revoked-2", t0, nil)); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.DeleteEndedSessions(ctx, t0)
-	if err != nil || n != 3 {
-		t.Fatalf("DeleteEndedSessions = %d, %v; want 3", n, err)
+	// In batches: two, then the one left, then none.
+	for _, want := range []int64{2, 1, 0} {
+		n, err := s.DeleteEndedSessions(ctx, t0, 2)
+		if err != nil || n != want {
+			t.Fatalf("DeleteEndedSessions(limit 2) = %d, %v; want %d", n, err, want)
+		}
 	}
 	if c, r := s.Count(t, "sessions"), s.Count(t, "retired_refresh_tokens"); c != 1 || r != 0 {
 		t.Fatalf("left %d sessions and %d retired tokens, want 1 and 0", c, r)

@@ -78,6 +78,11 @@ func Run(t *testing.T, open Open) {
 		{"RevokeSessions", testRevokeSessions},
 		{"DeleteEndedSessions", testDeleteEndedSessions},
 		{"DisableUser", testDisableUser},
+		{"RetiredTokensBounded", testRetiredTokensBounded},
+		{"DisabledLoginWritesNothing", testDisabledLoginWritesNothing},
+		{"LoginStateClientCap", testLoginStateClientCap},
+		{"LoginStateReplacesBinding", testLoginStateReplacesBinding},
+		{"LoginStateGCBatches", testLoginStateGCBatches},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -289,7 +294,7 @@ func testTimes(t *testing.T, s *Harness) {
 	at := time.Date(2026, 6, 1, 23, 59, 59, 999999000, time.FixedZone("X", -7*3600))
 	ls := &gatehouse.LoginState{StateHash: "s-times", BindingHash: "b", Provider: "github", RedirectURI: "https://app/cb",
 		CodeVerifier: "v", Nonce: "n", CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
-	if err := s.CreateLoginState(ctx, ls); err != nil {
+	if err := s.CreateLoginState(ctx, ls, "", 0); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ConsumeLoginState(ctx, "s-times", "b")
@@ -312,7 +317,7 @@ func loginState(stateHash string, expires time.Time) *gatehouse.LoginState {
 
 func testLoginStateOnce(t *testing.T, s *Harness) {
 	ctx := context.Background()
-	if err := s.CreateLoginState(ctx, loginState("s1", t0)); err != nil {
+	if err := s.CreateLoginState(ctx, loginState("s1", t0), "", 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ConsumeLoginState(ctx, "s1", "binding-s1"); err != nil {
@@ -325,7 +330,7 @@ func testLoginStateOnce(t *testing.T, s *Harness) {
 
 func testLoginStateBinding(t *testing.T, s *Harness) {
 	ctx := context.Background()
-	if err := s.CreateLoginState(ctx, loginState("s1", t0)); err != nil {
+	if err := s.CreateLoginState(ctx, loginState("s1", t0), "", 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ConsumeLoginState(ctx, "s1", "binding-other"); !errors.Is(err, gatehouse.ErrNotFound) {
@@ -338,10 +343,10 @@ func testLoginStateBinding(t *testing.T, s *Harness) {
 
 func testLoginStateConflict(t *testing.T, s *Harness) {
 	ctx := context.Background()
-	if err := s.CreateLoginState(ctx, loginState("s1", t0)); err != nil {
+	if err := s.CreateLoginState(ctx, loginState("s1", t0), "", 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateLoginState(ctx, loginState("s1", t0)); !errors.Is(err, gatehouse.ErrConflict) {
+	if err := s.CreateLoginState(ctx, loginState("s1", t0), "", 0); !errors.Is(err, gatehouse.ErrConflict) {
 		t.Fatalf("duplicate create error = %v, want ErrConflict", err)
 	}
 }
@@ -349,11 +354,11 @@ func testLoginStateConflict(t *testing.T, s *Harness) {
 func testLoginStateGC(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	for i, exp := range []time.Time{t0.Add(-time.Second), t0.Add(-time.Microsecond), t0, t0.Add(time.Second)} {
-		if err := s.CreateLoginState(ctx, loginState(fmt.Sprint("s", i), exp)); err != nil {
+		if err := s.CreateLoginState(ctx, loginState(fmt.Sprint("s", i), exp), "", 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := s.DeleteExpiredLoginStates(ctx, t0)
+	n, err := s.DeleteExpiredLoginStates(ctx, t0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +375,7 @@ func testLoginStateGC(t *testing.T, s *Harness) {
 
 func testConcurrentConsume(t *testing.T, s *Harness) {
 	ctx := context.Background()
-	if err := s.CreateLoginState(ctx, loginState("race", t0)); err != nil {
+	if err := s.CreateLoginState(ctx, loginState("race", t0), "", 0); err != nil {
 		t.Fatal(err)
 	}
 	const n = 20
@@ -583,7 +588,7 @@ func testUnstorableText(t *testing.T, s *Harness) {
 		}
 		ls := loginState("s-bad", t0)
 		ls.RedirectURI = bad
-		if err := s.CreateLoginState(ctx, ls); !errors.Is(err, gatehouse.ErrInvalid) {
+		if err := s.CreateLoginState(ctx, ls, "", 0); !errors.Is(err, gatehouse.ErrInvalid) {
 			t.Errorf("CreateLoginState with %q: error = %v, want ErrInvalid", bad, err)
 		}
 	}
@@ -635,13 +640,13 @@ func testExpiryZones(t *testing.T, s *Harness) {
 	east := time.FixedZone("UTC+14", 14*3600)
 	west := time.FixedZone("UTC-12", -12*3600)
 	exp := t0.In(east)
-	if err := s.CreateLoginState(ctx, loginState("zone", exp)); err != nil {
+	if err := s.CreateLoginState(ctx, loginState("zone", exp), "", 0); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.DeleteExpiredLoginStates(ctx, t0.In(west)); err != nil || n != 0 {
+	if n, err := s.DeleteExpiredLoginStates(ctx, t0.In(west), 100); err != nil || n != 0 {
 		t.Fatalf("GC at the expiry instant, in another zone, deleted %d (%v), want 0", n, err)
 	}
-	if n, err := s.DeleteExpiredLoginStates(ctx, t0.Add(time.Microsecond).In(west)); err != nil || n != 1 {
+	if n, err := s.DeleteExpiredLoginStates(ctx, t0.Add(time.Microsecond).In(west), 100); err != nil || n != 1 {
 		t.Fatalf("GC one microsecond after expiry deleted %d (%v), want 1", n, err)
 	}
 }

@@ -1,0 +1,193 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// These cases cover the bounds on what a stranger can make a store keep:
+// retired refresh tokens per session, pending logins per client and per
+// browser, batched cleanup, and a refused login that writes nothing.
+
+// testRetiredTokensBounded: a session rotated many times keeps only the
+// newest MaxRetiredRefreshTokens retired hashes, even when every rotation
+// happens at the same instant.
+func testRetiredTokensBounded(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	newSession(t, s, "1", "s1")
+	const rotations = gatehouse.MaxRetiredRefreshTokens + 20
+	prev := "rt-s1"
+	for i := range rotations {
+		next := fmt.Sprint("rt-s1-", i)
+		if _, _, err := s.UpdateSessionByToken(ctx, prev, t0, rotate(next, t0, nil)); err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		prev = next
+	}
+	if n := s.Count(t, "retired_refresh_tokens"); n != gatehouse.MaxRetiredRefreshTokens {
+		t.Fatalf("retired_refresh_tokens = %d after %d rotations, want %d", n, rotations, gatehouse.MaxRetiredRefreshTokens)
+	}
+	// The newest retired token is still known as retired; the oldest ones
+	// are forgotten.
+	newest := fmt.Sprint("rt-s1-", rotations-2)
+	var retired *time.Time
+	if _, _, err := s.UpdateSessionByToken(ctx, newest, t0, func(s *gatehouse.Session, _ *gatehouse.User, at *time.Time) (*gatehouse.Session, error) {
+		retired = at
+		return s, nil
+	}); err != nil || retired == nil {
+		t.Fatalf("the newest retired token: retired at %v, err %v; want it found as retired", retired, err)
+	}
+	oldestKept := fmt.Sprint("rt-s1-", rotations-2-gatehouse.MaxRetiredRefreshTokens+1)
+	if _, _, err := s.UpdateSessionByToken(ctx, oldestKept, t0, rotate("x", t0, nil)); err != nil {
+		t.Fatalf("the oldest kept retired token: %v", err)
+	}
+	for _, gone := range []string{"rt-s1", "rt-s1-0", fmt.Sprint("rt-s1-", rotations-2-gatehouse.MaxRetiredRefreshTokens)} {
+		if _, _, err := s.UpdateSessionByToken(ctx, gone, t0, rotate("x", t0, nil)); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("%s: error = %v, want ErrNotFound (forgotten)", gone, err)
+		}
+	}
+	// Another session's retired tokens are not touched.
+	newSession(t, s, "2", "s2")
+	if _, _, err := s.UpdateSessionByToken(ctx, "rt-s2", t0, rotate("rt-s2-1", t0, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Count(t, "retired_refresh_tokens"); n != gatehouse.MaxRetiredRefreshTokens+1 {
+		t.Fatalf("retired_refresh_tokens = %d, want %d", n, gatehouse.MaxRetiredRefreshTokens+1)
+	}
+}
+
+// testDisabledLoginWritesNothing: a login of a disabled user changes
+// neither the user nor the identity.
+func testDisabledLoginWritesNothing(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	first := identity("github", "7", "before")
+	u, err := s.UpsertIdentity(ctx, first, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetUserDisabled(ctx, u.ID, true, t0); err != nil {
+		t.Fatal(err)
+	}
+	changed := identity("github", "7", "after")
+	if _, err := s.UpsertIdentity(ctx, changed, t0.Add(time.Hour)); !errors.Is(err, gatehouse.ErrDisabled) {
+		t.Fatalf("UpsertIdentity of a disabled user: error = %v, want ErrDisabled", err)
+	}
+	got, err := s.User(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameProfile(t, got.Profile, first.Profile)
+	if !got.UpdatedAt.Equal(u.UpdatedAt) {
+		t.Errorf("UpdatedAt = %v, want %v (untouched)", got.UpdatedAt, u.UpdatedAt)
+	}
+	if n := s.Count(t, "users"); n != 1 {
+		t.Errorf("users = %d, want 1", n)
+	}
+	// Enabled again, the same login goes through and updates the profile.
+	if err := s.SetUserDisabled(ctx, u.ID, false, t0); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.UpsertIdentity(ctx, changed, t0.Add(2*time.Hour))
+	if err != nil || again.ID != u.ID || deref(again.Login) != `"after"` {
+		t.Fatalf("login after enabling = %+v, %v; want the same user, updated", again, err)
+	}
+}
+
+func pendingLogin(stateHash, binding, client string, created time.Time) *gatehouse.LoginState {
+	ls := loginState(stateHash, created.Add(10*time.Minute))
+	ls.BindingHash, ls.Client = binding, client
+	return ls
+}
+
+// testLoginStateClientCap: a client with maxPerClient unexpired logins
+// cannot start another; expired ones and other clients do not count, and a
+// refused call stores nothing, not even the replacement's deletion.
+func testLoginStateClientCap(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	const limit = 3
+	// Two logins of client A that have expired by t0 do not count.
+	for i := range 2 {
+		if err := s.CreateLoginState(ctx, pendingLogin(fmt.Sprint("old", i), fmt.Sprint("bo", i), "A", t0.Add(-11*time.Minute)), "", limit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range limit {
+		if err := s.CreateLoginState(ctx, pendingLogin(fmt.Sprint("a", i), fmt.Sprint("ba", i), "A", t0), "", limit); err != nil {
+			t.Fatalf("login %d of client A: %v", i, err)
+		}
+	}
+	if err := s.CreateLoginState(ctx, pendingLogin("a-over", "ba0x", "A", t0), "ba0", limit); !errors.Is(err, gatehouse.ErrTooMany) {
+		t.Fatalf("login over the cap: error = %v, want ErrTooMany", err)
+	}
+	if n := s.Count(t, "login_states"); n != limit+2 {
+		t.Fatalf("login_states = %d after a refused login, want %d", n, limit+2)
+	}
+	if _, err := s.ConsumeLoginState(ctx, "a0", "ba0"); err != nil {
+		t.Fatalf("the refused login deleted the login it would have replaced: %v", err)
+	}
+	if err := s.CreateLoginState(ctx, pendingLogin("b0", "bb0", "B", t0), "", limit); err != nil {
+		t.Fatalf("another client: %v", err)
+	}
+	// With a slot free again (a0 consumed), A may start one more; no cap
+	// (0) means none.
+	if err := s.CreateLoginState(ctx, pendingLogin("a3", "ba3", "A", t0), "", limit); err != nil {
+		t.Fatalf("after a login finished: %v", err)
+	}
+	if err := s.CreateLoginState(ctx, pendingLogin("a4", "ba4", "A", t0), "", 0); err != nil {
+		t.Fatalf("without a cap: %v", err)
+	}
+	got, err := s.ConsumeLoginState(ctx, "a4", "ba4")
+	if err != nil || got.Client != "A" {
+		t.Fatalf("Client = %+v, %v; want A stored", got, err)
+	}
+}
+
+// testLoginStateReplacesBinding: a browser's new login deletes the login
+// its cookie replaces, and only that one.
+func testLoginStateReplacesBinding(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	if err := s.CreateLoginState(ctx, pendingLogin("first", "browser-1", "A", t0), "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateLoginState(ctx, pendingLogin("other", "browser-2", "A", t0), "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateLoginState(ctx, pendingLogin("second", "browser-1b", "A", t0), "browser-1", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConsumeLoginState(ctx, "first", "browser-1"); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Fatalf("the replaced login: error = %v, want ErrNotFound", err)
+	}
+	for _, st := range []struct{ state, binding string }{{"other", "browser-2"}, {"second", "browser-1b"}} {
+		if _, err := s.ConsumeLoginState(ctx, st.state, st.binding); err != nil {
+			t.Errorf("login %s: %v, want it kept", st.state, err)
+		}
+	}
+}
+
+// testLoginStateGCBatches: expired login states are deleted at most limit
+// at a time.
+func testLoginStateGCBatches(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	for i := range 5 {
+		if err := s.CreateLoginState(ctx, loginState(fmt.Sprint("x", i), t0.Add(-time.Second)), "", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateLoginState(ctx, loginState("live", t0.Add(time.Second)), "", 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int64{2, 2, 1, 0} {
+		if n, err := s.DeleteExpiredLoginStates(ctx, t0, 2); err != nil || n != want {
+			t.Fatalf("DeleteExpiredLoginStates(limit 2) = %d, %v; want %d", n, err, want)
+		}
+	}
+	if n := s.Count(t, "login_states"); n != 1 {
+		t.Fatalf("login_states = %d, want the live one", n)
+	}
+}
