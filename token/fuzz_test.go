@@ -17,6 +17,7 @@ func FuzzVerify(f *testing.F) {
 	parts := strings.Split(valid, ".")
 	for _, seed := range []string{
 		valid,
+		highS(f, valid),
 		valid + ".",
 		parts[0] + "." + parts[1][:len(parts[1])-1] + "A." + parts[2],
 		parts[0] + "." + parts[1] + ".",

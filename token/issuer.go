@@ -24,7 +24,8 @@ type Claims struct {
 	ID        string
 }
 
-// Issuer mints access tokens.
+// Issuer mints access tokens. An ES256 token's signature always has the
+// low s (s ≤ n/2) that Verifier requires.
 type Issuer struct {
 	// Issuer is the "iss" claim: Gatehouse's public URL.
 	Issuer string
@@ -99,9 +100,17 @@ func (i *Issuer) MintBefore(subject, sid string, notAfter time.Time) (string, *C
 	if err != nil {
 		return "", nil, fmt.Errorf("token: encoding claims: %w", err)
 	}
-	obj, err := i.Keys.Signing().signer.Sign(payload)
+	key := i.Keys.Signing()
+	obj, err := key.signer.Sign(payload)
 	if err != nil {
 		return "", nil, fmt.Errorf("token: signing: %w", err)
+	}
+	if key.Algorithm == ES256 {
+		// go-jose signs with whichever s ecdsa.Sign returns; Verify accepts
+		// only the low one.
+		if err := lowS(obj.Signatures[0].Signature); err != nil {
+			return "", nil, fmt.Errorf("token: signing: %w", err)
+		}
 	}
 	raw, err := obj.CompactSerialize()
 	if err != nil {

@@ -1,6 +1,11 @@
 // Package token mints and verifies Gatehouse access tokens: JWS compact
 // serializations with "typ":"at+jwt" (RFC 9068), signed with one key of a
 // KeySet and verified as RFC 8725 and SECURITY.md section F require.
+//
+// A token has exactly one spelling that verifies: Verify refuses
+// non-canonical base64, and, because an ECDSA signature (r, s) has a twin
+// (r, n−s) that verifies as well, ES256 tokens are signed and accepted only
+// with the low s (s ≤ n/2).
 package token
 
 import (

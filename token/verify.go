@@ -36,9 +36,11 @@ type KeySource interface {
 // unpadded base64url; its protected header has exactly "alg", "kid" and
 // "typ" (so "crit", "jku", "x5u", "x5c", "jwk" and anything else are
 // refused); "typ" is at+jwt; "kid" names a known key and "alg" is that key's
-// one algorithm; the signature verifies; and the claims iss, sub, aud, iat,
-// nbf, exp and jti are all present, of the right JSON types, and valid now
-// within Leeway.
+// one algorithm; an ES256 signature is 64 bytes of r||s with 0 < r < n and
+// 0 < s ≤ n/2, n being the order of P-256 (of the two valid values of s,
+// the low one, which is what Issuer signs with); the signature verifies;
+// and the claims iss, sub, aud, iat, nbf, exp and jti are all present, of
+// the right JSON types, and valid now within Leeway.
 type Verifier struct {
 	Issuer   string
 	Audience string
@@ -93,7 +95,8 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if _, err := b64.DecodeString(payload); err != nil {
 		return nil, invalid("payload encoding")
 	}
-	if _, err := b64.DecodeString(sig); err != nil {
+	sigBytes, err := b64.DecodeString(sig)
+	if err != nil {
 		return nil, invalid("signature encoding")
 	}
 	h, err := parseHeader(hdrJSON)
@@ -106,6 +109,11 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	}
 	if h.alg != key.Algorithm {
 		return nil, invalid("algorithm does not match the key")
+	}
+	if key.Algorithm == ES256 {
+		if err := checkES256Signature(sigBytes); err != nil {
+			return nil, err
+		}
 	}
 	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(key.Algorithm)})
 	if err != nil {

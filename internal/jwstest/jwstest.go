@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"strings"
 )
 
@@ -38,10 +39,11 @@ func Encode(v any) string {
 }
 
 // Sign returns header.payload.signature, signing with alg and key: ES256
-// with *ecdsa.PrivateKey, EdDSA with ed25519.PrivateKey, RS256 or PS256 with
-// *rsa.PrivateKey, HS256 or HS512 with []byte, and "none" (any case) with an
-// empty signature. The header and payload are used exactly as given (see
-// Encode); the header's own "alg" is not checked against alg.
+// with *ecdsa.PrivateKey (always with the low s, s ≤ n/2), EdDSA with
+// ed25519.PrivateKey, RS256 or PS256 with *rsa.PrivateKey, HS256 or HS512
+// with []byte, and "none" (any case) with an empty signature. The header
+// and payload are used exactly as given (see Encode); the header's own
+// "alg" is not checked against alg.
 func Sign(alg string, key any, header, payload any) string {
 	input := Encode(header) + "." + Encode(payload)
 	sig, err := signature(alg, key, []byte(input))
@@ -59,6 +61,11 @@ func signature(alg string, key any, input []byte) ([]byte, error) {
 		r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
 		if err != nil {
 			return nil, err
+		}
+		// (r, n−s) verifies too; token.Verifier accepts only the low s.
+		n := k.Curve.Params().N
+		if s.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+			s.Sub(n, s)
 		}
 		out := make([]byte, 64)
 		r.FillBytes(out[:32])
