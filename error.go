@@ -8,7 +8,8 @@ import (
 
 // Error codes. Most are sent to clients as the "error" member of a JSON
 // error body; the server package maps each to an HTTP status, and maps the
-// internal ones (EUpstream, EUpstreamTimeout, EInternal) to a public code.
+// internal ones (EUpstream, EUpstreamTimeout, ERefreshRefused,
+// ERefreshReused, EInternal) to a public code.
 const (
 	EInvalidRequest       = "invalid_request"
 	EInvalidState         = "invalid_state"
@@ -27,6 +28,15 @@ const (
 	EUpstream             = "upstream_error"
 	EUpstreamTimeout      = "upstream_timeout"
 	EInternal             = "server_error"
+
+	// ERefreshRefused is a refresh token that cannot be used: unknown,
+	// of a session that has ended, or of a disabled user. Clients see
+	// invalid_grant.
+	ERefreshRefused = "refresh_refused"
+	// ERefreshReused is a retired refresh token presented after the grace
+	// window: its session has been revoked. Clients see invalid_grant;
+	// audit logs see this code.
+	ERefreshReused = "refresh_token_reused"
 )
 
 // Error is an error with a code from the list above and a message that is

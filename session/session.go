@@ -1,0 +1,284 @@
+// Package session holds the rules of Gatehouse sessions, with no HTTP in
+// them. A login starts a session with an opaque refresh token (Start); a
+// refresh rotates the token, with a grace window for tabs that refresh at
+// the same moment and reuse detection after it (Refresh); a logout ends the
+// session, or every session of its user (End); every request with an
+// access token checks that its session is still live (Authenticate).
+//
+// A logout that the database cannot record is not forgotten: it is written
+// to a small local file, refused on this node from then on (refresh token
+// and access tokens alike), replayed in the background until the database
+// takes it, and replayed again after a restart.
+//
+// The package takes its store, clock and limits as values; the server
+// package maps HTTP requests to its calls.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/ratelimit"
+)
+
+// Defaults and bounds of Config.
+const (
+	// DefaultIdleTimeout ends a session not refreshed for a week.
+	DefaultIdleTimeout = 7 * 24 * time.Hour
+	// MinIdleTimeout is the shortest idle timeout allowed.
+	MinIdleTimeout = time.Minute
+	// DefaultMaxAge ends every session 30 days after its login.
+	DefaultMaxAge = 30 * 24 * time.Hour
+	// DefaultGrace is how long a rotated refresh token still gets its
+	// successor, for tabs that refresh at the same moment.
+	DefaultGrace = 10 * time.Second
+	// MaxGrace caps the grace window: a stolen token is usable alongside
+	// the real one for that long.
+	MaxGrace = time.Minute
+	// DefaultRetryEvery is how often logouts the database could not
+	// record are tried again.
+	DefaultRetryEvery = 5 * time.Second
+	// DefaultMaxPending bounds the logouts waiting for the database on one
+	// node (about 250 bytes each in memory and on disk).
+	DefaultMaxPending = 10_000
+	// maxUserAgentLen caps the User-Agent kept with a session.
+	maxUserAgentLen = 256
+	// maxSuccessorChain is how many rotations a token retired within the
+	// grace window may be behind the live one.
+	maxSuccessorChain = 8
+	// minLeft is the least a session must have left to be refreshed:
+	// an access token lives at least a second.
+	minLeft = time.Second
+)
+
+// DefaultRefreshRate limits refreshes per session on one node: enough for
+// many tabs waking up at once, not for a loop.
+var DefaultRefreshRate = ratelimit.Rate{N: 12, Per: time.Minute}
+
+// Config configures a Manager.
+type Config struct {
+	Store gatehouse.Store
+	// IdleTimeout ends a session not refreshed for this long; zero means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxAge is a session's absolute lifetime from its login; refreshing
+	// never extends it. Zero means DefaultMaxAge.
+	MaxAge time.Duration
+	// Grace is how long a rotated refresh token still answers with its
+	// successor; after that, presenting it again ends the session. Zero
+	// means DefaultGrace; a negative value means none.
+	Grace time.Duration
+	// RefreshRate limits refreshes per session on this node; the zero
+	// Rate means DefaultRefreshRate, ratelimit.Unlimited none.
+	RefreshRate ratelimit.Rate
+	// PendingFile is the file that keeps logouts the database could not
+	// record until it does, so that they survive a restart. Empty keeps
+	// them in memory only.
+	PendingFile string
+	// MaxPending bounds the logouts waiting for the database; zero means
+	// DefaultMaxPending.
+	MaxPending int
+	// RetryEvery is how often waiting logouts are tried again; zero means
+	// DefaultRetryEvery.
+	RetryEvery time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Logger receives audit events of replayed logouts; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Manager applies the session rules. It is safe for concurrent use.
+type Manager struct {
+	store               gatehouse.Store
+	idle, maxAge, grace time.Duration
+	now                 func() time.Time
+	log                 *slog.Logger
+	refreshLimit        *ratelimit.Limiter
+	pending             *pendingQueue
+	retryEvery          time.Duration
+	stop                context.CancelFunc
+	done                chan struct{}
+	closeOnce           sync.Once
+	replayed            chan struct{} // tests: a replay round ended
+	tick                <-chan time.Time
+	stopTicker          func()
+}
+
+// New checks cfg, loads the logouts left waiting in cfg.PendingFile by an
+// earlier run, and starts the background replay of waiting logouts. Close
+// stops it.
+func New(cfg Config) (*Manager, error) {
+	t := time.NewTicker(retryEvery(cfg))
+	m, err := newManager(cfg, t.C)
+	if err != nil {
+		t.Stop()
+		return nil, err
+	}
+	m.stopTicker = t.Stop
+	return m, nil
+}
+
+func retryEvery(cfg Config) time.Duration {
+	if cfg.RetryEvery > 0 {
+		return cfg.RetryEvery
+	}
+	return DefaultRetryEvery
+}
+
+// newManager is New with the replay loop driven by tick.
+func newManager(cfg Config, tick <-chan time.Time) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("session: Config.Store is required")
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	switch {
+	case cfg.Grace == 0:
+		cfg.Grace = DefaultGrace
+	case cfg.Grace < 0:
+		cfg.Grace = 0
+	}
+	if cfg.IdleTimeout < MinIdleTimeout {
+		return nil, fmt.Errorf("session: the idle timeout must be at least %s, got %s", MinIdleTimeout, cfg.IdleTimeout)
+	}
+	if cfg.MaxAge < time.Minute {
+		return nil, fmt.Errorf("session: the maximum age must be at least 1m, got %s", cfg.MaxAge)
+	}
+	if cfg.Grace > MaxGrace {
+		return nil, fmt.Errorf("session: the refresh grace window must be at most %s, got %s", MaxGrace, cfg.Grace)
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.MaxPending < 1 {
+		return nil, fmt.Errorf("session: the pending logout bound must be positive, got %d", cfg.MaxPending)
+	}
+	rate := cfg.RefreshRate
+	if rate == (ratelimit.Rate{}) {
+		rate = DefaultRefreshRate
+	}
+	m := &Manager{
+		store:        cfg.Store,
+		idle:         cfg.IdleTimeout,
+		maxAge:       cfg.MaxAge,
+		grace:        cfg.Grace,
+		now:          cfg.Now,
+		log:          cfg.Logger,
+		refreshLimit: ratelimit.New(rate, ratelimit.DefaultMaxKeys),
+		retryEvery:   retryEvery(cfg),
+		done:         make(chan struct{}),
+		replayed:     make(chan struct{}, 1),
+		tick:         tick,
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	var err error
+	if m.pending, err = openPending(cfg.PendingFile, cfg.MaxPending, m.now().Add(-m.maxAge)); err != nil {
+		return nil, err
+	}
+	if n := m.pending.len(); n > 0 {
+		m.log.Warn("logouts recorded on this node during a database outage are waiting to be replayed", "count", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stop = cancel
+	go m.replayLoop(ctx)
+	return m, nil
+}
+
+// Close stops the background replay of waiting logouts and closes the
+// pending file; the logouts still waiting stay in it for the next run.
+func (m *Manager) Close() error {
+	var err error
+	m.closeOnce.Do(func() {
+		m.stop()
+		<-m.done
+		if m.stopTicker != nil {
+			m.stopTicker()
+		}
+		err = m.pending.close()
+	})
+	return err
+}
+
+// Client describes the browser a session is started from, for the user's
+// list of their sessions.
+type Client struct {
+	UserAgent string
+	IP        string
+}
+
+// Start stores a new session for u and returns it with its first refresh
+// token.
+func (m *Manager) Start(ctx context.Context, u *gatehouse.User, c Client) (*gatehouse.Session, string, error) {
+	now := m.now()
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	sess := &gatehouse.Session{
+		ID:            gatehouse.NewID(now),
+		UserID:        u.ID,
+		Secret:        secret,
+		CreatedAt:     now,
+		LastUsedAt:    now,
+		ExpiresAt:     now.Add(m.maxAge),
+		IdleExpiresAt: minTime(now.Add(m.idle), now.Add(m.maxAge)),
+		UserAgent:     gatehouse.CleanText(c.UserAgent, maxUserAgentLen),
+		IP:            gatehouse.CleanText(c.IP, 64),
+	}
+	raw := newToken(sess.ID)
+	sess.CurrentHash = hash(raw)
+	if err := m.store.CreateSession(ctx, sess); err != nil {
+		return nil, "", err
+	}
+	return sess, raw, nil
+}
+
+// Authenticate returns the session sid and its user, as stored now, for a
+// request with an access token of user sub in session sid. The session
+// must be live, its user must exist and not be disabled, and no logout of
+// it may be waiting on this node: revocation takes effect on the next
+// request, with no cache in between.
+func (m *Manager) Authenticate(ctx context.Context, sid, sub string) (*gatehouse.Session, *gatehouse.User, error) {
+	ended := gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended or the user no longer exists")
+	if m.pending.blocked(sid) {
+		return nil, nil, ended
+	}
+	sess, u, err := m.store.SessionUser(ctx, sid)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, nil, ended
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if sess.UserID != sub || !sess.Active(m.now()) || u.DisabledAt != nil {
+		return nil, nil, gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended or the user is disabled")
+	}
+	return sess, u, nil
+}
+
+// Grace returns the grace window in force.
+func (m *Manager) Grace() time.Duration { return m.grace }
+
+// IdleTimeout returns the idle timeout in force.
+func (m *Manager) IdleTimeout() time.Duration { return m.idle }
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
