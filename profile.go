@@ -19,19 +19,25 @@ const (
 )
 
 // Normalize makes p safe to store and to show, identically on every
-// backend: invalid UTF-8 becomes U+FFFD, control characters (NUL included,
-// which PostgreSQL cannot store in text) are removed, surrounding space is
-// trimmed, each field is cut to its limit on a character boundary, an empty
-// field becomes nil, and a picture that is not an absolute http or https URL
-// is dropped.
+// backend: invalid UTF-8 becomes U+FFFD; control characters (NUL included,
+// which PostgreSQL cannot store in text) and format characters (Unicode
+// category Cf: bidirectional overrides and isolates, zero-width spaces and
+// joiners, soft hyphens), which can make a name or login display as
+// another, are removed; surrounding space is trimmed; each field is cut to
+// its limit on a character boundary; an empty field becomes nil; and a
+// picture that is not an absolute http or https URL is dropped.
+//
+// An email that cleaning changed in any way is no longer the address the
+// provider vouched for: EmailVerified becomes false.
 func (p *Profile) Normalize() {
 	p.Login = clean(p.Login, MaxLoginLen)
 	p.Name = clean(p.Name, MaxNameLen)
 	p.Company = clean(p.Company, MaxCompanyLen)
 	p.Location = clean(p.Location, MaxLocationLen)
+	email := p.Email
 	p.Email = clean(p.Email, MaxEmailLen)
 	p.Picture = clean(p.Picture, MaxPictureLen)
-	if p.Email == nil {
+	if p.Email == nil || *p.Email != *email {
 		p.EmailVerified = false
 	}
 	if p.Picture != nil {
@@ -58,7 +64,7 @@ func clean(s *string, limit int) *string {
 	}
 	v := strings.ToValidUTF8(*s, "\uFFFD")
 	v = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return -1
 		}
 		return r
