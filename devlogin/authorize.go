@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -33,21 +35,30 @@ func (s *Server) handleAuthorizePage(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusBadRequest, pageData{Error: "A state parameter is required."})
 		return
 	}
+	client := s.clientAddr(r)
 	now := s.now()
 	id := randomString()
 	s.mu.Lock()
-	s.sweep(now)
-	if len(s.requests) >= maxPending {
+	s.requests.expire(now)
+	if s.perClient[client] >= maxPendingPerClient {
 		s.mu.Unlock()
-		s.page(w, http.StatusServiceUnavailable, pageData{Error: "Too many pending logins; try again in a few minutes."})
+		w.Header().Set("Retry-After", seconds(requestTTL))
+		s.page(w, http.StatusTooManyRequests, pageData{Error: "Too many logins started from this address are pending; finish or cancel one, or try again in a few minutes."})
 		return
 	}
-	s.requests[id] = &authRequest{
+	if !s.requests.add(now, id, &authRequest{
+		client:    client,
 		state:     q.Get("state"),
 		challenge: q.Get("code_challenge"),
 		scope:     q.Get("scope"),
-		expires:   now.Add(requestTTL),
+	}) {
+		retry := s.requests.retryAfter(now)
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", seconds(retry))
+		s.page(w, http.StatusServiceUnavailable, pageData{Error: "Too many pending logins; try again in a few minutes."})
+		return
 	}
+	s.perClient[client]++
 	s.mu.Unlock()
 	s.page(w, http.StatusOK, pageData{Request: id, RedirectHost: hostOf(s.cfg.RedirectURI)})
 }
@@ -60,22 +71,20 @@ func (s *Server) handleAuthorizeForm(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusBadRequest, pageData{Error: "Malformed form."})
 		return
 	}
+	id := r.PostForm.Get("request")
 	now := s.now()
 	s.mu.Lock()
-	req, ok := s.requests[r.PostForm.Get("request")]
-	if ok && now.After(req.expires) {
-		ok = false
-	}
+	req, ok := s.requests.get(now, id)
 	s.mu.Unlock()
 	if !ok {
-		s.page(w, http.StatusBadRequest, pageData{Error: "This login request has expired or was already used. Start again from the app."})
+		s.page(w, http.StatusBadRequest, pageData{Error: expired})
 		return
 	}
 
 	back := url.Values{"state": {req.state}}
 	if r.PostForm.Get("action") == "deny" {
 		s.mu.Lock()
-		delete(s.requests, r.PostForm.Get("request"))
+		s.requests.remove(id)
 		s.mu.Unlock()
 		back.Set("error", "access_denied")
 		http.Redirect(w, r, s.cfg.RedirectURI+"?"+back.Encode(), http.StatusFound)
@@ -86,7 +95,7 @@ func (s *Server) handleAuthorizeForm(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email || utf8.RuneCountInString(email) > 254 || utf8.RuneCountInString(name) > 100 {
-		s.page(w, http.StatusOK, pageData{Request: r.PostForm.Get("request"), RedirectHost: hostOf(s.cfg.RedirectURI),
+		s.page(w, http.StatusOK, pageData{Request: id, RedirectHost: hostOf(s.cfg.RedirectURI),
 			Name: name, Email: email, Error: "Enter a name of at most 100 characters and a valid email address."})
 		return
 	}
@@ -104,11 +113,33 @@ func (s *Server) handleAuthorizeForm(w http.ResponseWriter, r *http.Request) {
 
 	code := randomString()
 	s.mu.Lock()
-	delete(s.requests, r.PostForm.Get("request"))
-	s.codes[code] = &grant{challenge: req.challenge, user: u, expires: now.Add(codeTTL)}
+	// Room for the code is checked first, so that a full store does not
+	// use up the request.
+	if s.codes.full(now) {
+		retry := s.codes.retryAfter(now)
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", seconds(retry))
+		s.page(w, http.StatusServiceUnavailable, pageData{Request: id, RedirectHost: hostOf(s.cfg.RedirectURI),
+			Name: name, Email: email, Error: "Too many logins are being completed at once; try again in a minute."})
+		return
+	}
+	// Taken, not just read: of two submissions of one form, one wins.
+	if _, ok := s.requests.take(now, id); !ok {
+		s.mu.Unlock()
+		s.page(w, http.StatusBadRequest, pageData{Error: expired})
+		return
+	}
+	s.codes.add(now, code, &grant{challenge: req.challenge, user: u})
 	s.mu.Unlock()
 	back.Set("code", code)
 	http.Redirect(w, r, s.cfg.RedirectURI+"?"+back.Encode(), http.StatusFound)
+}
+
+const expired = "This login request has expired or was already used. Start again from the app."
+
+// seconds formats d for a Retry-After header.
+func seconds(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }
 
 func subjectOf(email string) string {

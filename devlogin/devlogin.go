@@ -2,12 +2,36 @@
 // into Gatehouse for development: an authorize page where you pick a name
 // and an email, a token endpoint that checks the client secret, the
 // redirect_uri and PKCE, and a userinfo endpoint. Gatehouse logs in with it
-// over real HTTP through the same provider code as GitHub, so the demo runs
-// the whole authorization-code flow without any account anywhere.
+// through the same provider code as GitHub (golang.org/x/oauth2, PKCE, the
+// same error mapping), so the demo runs the whole authorization-code flow
+// without any account anywhere.
 //
-// Anyone who can reach it can log in as anyone: it is for loopback
-// development URLs only, and the gatehouse binary refuses to enable it on
-// any other public URL.
+// Anyone who can reach it can sign in as anyone, so it is confined to the
+// machine Gatehouse runs on, by construction rather than by configuration:
+//
+//   - New refuses to build a Server unless Config.Listener, the address
+//     Gatehouse listens on, is a loopback TCP address (127.0.0.0/8 or ::1).
+//     A wildcard address such as 0.0.0.0 is refused.
+//   - The authorize page and form, the only endpoints ServeHTTP serves,
+//     answer 403 to every client whose address is not loopback. The client
+//     address is decided by package clientip: behind a trusted proxy
+//     (Config.TrustedProxies) it is the forwarded client that must be
+//     loopback, not the proxy. A request that names a forwarded client
+//     (X-Forwarded-For, Forwarded, X-Real-IP) but does not come from a
+//     trusted proxy is refused too: it went through a proxy nobody told
+//     Gatehouse about, perhaps one on this machine that makes every client
+//     look loopback. There is no switch to turn any of this off.
+//   - The provider returned by Provider reports LoopbackOnly, so the server
+//     also refuses logins through it from non-loopback clients.
+//
+// The token and userinfo endpoints are on no listener at all. The provider
+// side reaches them through an in-process http.RoundTripper that calls
+// their handler directly (the back-channel): nobody else can call them, and
+// a login in flight completes even while the listener shuts down.
+//
+// Pending authorize requests are capped per client address and in total,
+// and every kind of state (requests, codes, tokens) expires oldest first,
+// at a cost independent of how much is held.
 package devlogin
 
 import (
@@ -18,12 +42,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/clientip"
 	"github.com/gatehouse/gatehouse/oauth"
 	"golang.org/x/oauth2"
 )
@@ -31,12 +58,31 @@ import (
 // Prefix is the path under which the server's endpoints live.
 const Prefix = "/dev-login"
 
-// Lifetimes and bounds of what the server keeps in memory.
+// Lifetimes and bounds of what the server keeps in memory. Every entry of
+// one kind lives for the same time, which is what lets each kind expire
+// oldest first.
 const (
-	requestTTL  = 10 * time.Minute
-	codeTTL     = time.Minute
-	tokenTTL    = 5 * time.Minute
-	maxPending  = 1000
+	// requestTTL is how long an authorize page can be submitted.
+	requestTTL = 10 * time.Minute
+	// codeTTL is how long an authorization code can be exchanged.
+	codeTTL = time.Minute
+	// tokenTTL is how long an access token reads the userinfo endpoint.
+	tokenTTL = 5 * time.Minute
+
+	// maxPendingPerClient is how many authorize requests one client
+	// address may have pending; the next one is answered 429 until one is
+	// used, cancelled or expires. It keeps one client from using up
+	// maxPending for everyone.
+	maxPendingPerClient = 20
+	// maxPending bounds the pending authorize requests of all clients
+	// together: a memory bound, answered 503.
+	maxPending = 10_000
+	// maxCodes bounds the issued, unexchanged codes.
+	maxCodes = 10_000
+	// maxTokens bounds the live access tokens.
+	maxTokens = 10_000
+
+	// maxBodySize caps a form or token request body.
 	maxBodySize = 16 << 10
 )
 
@@ -45,13 +91,16 @@ type Config struct {
 	// PublicURL is the base URL browsers reach Gatehouse at; the authorize
 	// page is at PublicURL + Prefix + "/authorize".
 	PublicURL string
-	// BackchannelURL is the base URL Gatehouse itself calls the token and
-	// userinfo endpoints at; it defaults to PublicURL.
-	BackchannelURL string
 	// RedirectURI is the one redirect_uri the client may use.
 	RedirectURI string
-	// HTTPClient is the provider side's client; nil means the default.
-	HTTPClient *http.Client
+	// Listener is the address Gatehouse listens on (net.Listener.Addr).
+	// It is required and must be a loopback TCP address: New refuses any
+	// other, including a wildcard such as 0.0.0.0.
+	Listener net.Addr
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For is believed, as in server.Config: behind one, the
+	// forwarded client must be loopback.
+	TrustedProxies []netip.Prefix
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -62,84 +111,111 @@ type Server struct {
 	cfg          Config
 	clientID     string
 	clientSecret string
-	mux          *http.ServeMux
+	clients      *clientip.Resolver
+	public       http.Handler // the authorize page and form
+	transport    http.RoundTripper
 	now          func() time.Time
 
-	mu       sync.Mutex
-	requests map[string]*authRequest
-	codes    map[string]*grant
-	tokens   map[string]*grant
+	mu        sync.Mutex
+	requests  *fifo[*authRequest]
+	perClient map[netip.Addr]int // pending requests per client address
+	codes     *fifo[*grant]
+	tokens    *fifo[*grant]
 }
 
 type authRequest struct {
+	client    netip.Addr
 	state     string
 	challenge string
 	scope     string
-	expires   time.Time
 }
 
 type grant struct {
 	challenge string
 	user      userinfo
-	expires   time.Time
 }
 
 // New returns a development login server with a fresh random client
-// secret.
+// secret. It returns an error if cfg.Listener is not a loopback TCP
+// address.
 func New(cfg Config) (*Server, error) {
 	if cfg.PublicURL == "" || cfg.RedirectURI == "" {
 		return nil, errors.New("devlogin: PublicURL and RedirectURI are required")
 	}
-	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
-	if cfg.BackchannelURL == "" {
-		cfg.BackchannelURL = cfg.PublicURL
+	if err := checkListener(cfg.Listener); err != nil {
+		return nil, err
 	}
-	cfg.BackchannelURL = strings.TrimSuffix(cfg.BackchannelURL, "/")
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{
 		cfg:          cfg,
 		clientID:     "gatehouse-dev",
 		clientSecret: rand.Text(),
+		clients:      clientip.New(cfg.TrustedProxies),
 		now:          cfg.Now,
-		requests:     map[string]*authRequest{},
-		codes:        map[string]*grant{},
-		tokens:       map[string]*grant{},
+		perClient:    map[netip.Addr]int{},
+		codes:        newFIFO[*grant](codeTTL, maxCodes, nil),
+		tokens:       newFIFO[*grant](tokenTTL, maxTokens, nil),
 	}
+	s.requests = newFIFO(requestTTL, maxPending, s.release)
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("GET "+Prefix+"/authorize", s.handleAuthorizePage)
-	s.mux.HandleFunc("POST "+Prefix+"/authorize", s.handleAuthorizeForm)
-	s.mux.HandleFunc("POST "+Prefix+"/token", s.handleToken)
-	s.mux.HandleFunc("GET "+Prefix+"/userinfo", s.handleUserinfo)
+	public := http.NewServeMux()
+	public.HandleFunc("GET "+Prefix+"/authorize", s.handleAuthorizePage)
+	public.HandleFunc("POST "+Prefix+"/authorize", s.handleAuthorizeForm)
+	s.public = s.loopbackOnly(public)
+	back := http.NewServeMux()
+	back.HandleFunc("POST "+Prefix+"/token", s.handleToken)
+	back.HandleFunc("GET "+Prefix+"/userinfo", s.handleUserinfo)
+	s.transport = backchannel{back}
 	return s, nil
 }
 
-// ServeHTTP serves the endpoints under Prefix.
+// ServeHTTP serves the authorize page and form under Prefix, to loopback
+// clients only. The token and userinfo endpoints are not here: see
+// Provider.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	s.public.ServeHTTP(w, r)
 }
 
-// Provider returns the client side: a Gatehouse provider that logs in with
-// this server over HTTP.
+// Provider returns the client side: a Gatehouse provider that sends
+// browsers to this server's authorize page and calls its token and
+// userinfo endpoints in-process. It implements gatehouse.LoopbackOnly.
 func (s *Server) Provider() (gatehouse.Provider, error) {
 	p := &oauth.Provider{
 		ClientID:     s.clientID,
 		ClientSecret: s.clientSecret,
 		Endpoint: oauth2.Endpoint{
 			AuthURL:   s.cfg.PublicURL + Prefix + "/authorize",
-			TokenURL:  s.cfg.BackchannelURL + Prefix + "/token",
+			TokenURL:  backchannelURL + Prefix + "/token",
 			AuthStyle: oauth2.AuthStyleInParams,
 		},
-		Scopes:     []string{"profile", "email"},
-		HTTPClient: s.cfg.HTTPClient,
-		Identity:   s.identity,
+		Scopes: []string{"profile", "email"},
+		HTTPClient: &http.Client{
+			Transport: s.transport,
+			Timeout:   oauth.DefaultTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+		Identity: s.identity,
 	}
 	if err := p.Init(); err != nil {
 		return nil, fmt.Errorf("devlogin: %w", err)
 	}
-	return p, nil
+	return provider{p}, nil
 }
+
+// provider is the development login's gatehouse.Provider.
+type provider struct {
+	*oauth.Provider
+}
+
+// LoopbackOnly reports true: anyone who reaches the development login can
+// sign in as anyone.
+func (provider) LoopbackOnly() bool { return true }
+
+var _ gatehouse.LoopbackOnly = provider{}
 
 // userinfo is what the userinfo endpoint answers, in OpenID Connect's
 // standard claim names.
@@ -153,7 +229,7 @@ type userinfo struct {
 }
 
 func (s *Server) identity(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error) {
-	req, err := oauth.NewRequest(ctx, s.cfg.BackchannelURL+Prefix+"/userinfo", tok.AccessToken)
+	req, err := oauth.NewRequest(ctx, backchannelURL+Prefix+"/userinfo", tok.AccessToken)
 	if err != nil {
 		return nil, err
 	}
@@ -188,21 +264,10 @@ func equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// sweep drops expired entries; the caller holds s.mu.
-func (s *Server) sweep(now time.Time) {
-	for k, v := range s.requests {
-		if now.After(v.expires) {
-			delete(s.requests, k)
-		}
-	}
-	for k, v := range s.codes {
-		if now.After(v.expires) {
-			delete(s.codes, k)
-		}
-	}
-	for k, v := range s.tokens {
-		if now.After(v.expires) {
-			delete(s.tokens, k)
-		}
+// release forgets a pending request that was used, cancelled or expired,
+// so that its client may start another.
+func (s *Server) release(r *authRequest) {
+	if s.perClient[r.client]--; s.perClient[r.client] <= 0 {
+		delete(s.perClient, r.client)
 	}
 }

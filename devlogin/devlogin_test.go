@@ -3,9 +3,12 @@ package devlogin_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,32 +18,74 @@ import (
 	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
 )
 
-const redirect = "http://localhost:5173/auth/dev"
+const (
+	publicURL = "http://localhost:8080"
+	redirect  = "http://localhost:5173/auth/dev"
+)
+
+// listener is the made-up address the fixtures' servers say they listen
+// on; nothing listens there.
+var listener = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
 
 type fixture struct {
-	ts       *httptest.Server
 	dev      *devlogin.Server
 	provider gatehouse.Provider
-	client   *http.Client
+	client   *http.Client // a browser on 127.0.0.1
 	now      time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture returns a dev login server whose browser side is reached
+// in-process, so the tests send nothing over any network.
+func newFixture(t *testing.T, trusted ...netip.Prefix) *fixture {
 	f := &fixture{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	var h http.Handler = http.NotFoundHandler()
-	f.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	t.Cleanup(f.ts.Close)
 	var err error
-	f.dev, err = devlogin.New(devlogin.Config{PublicURL: f.ts.URL, RedirectURI: redirect, Now: func() time.Time { return f.now }})
+	f.dev, err = devlogin.New(devlogin.Config{
+		PublicURL:      publicURL,
+		RedirectURI:    redirect,
+		Listener:       listener,
+		TrustedProxies: trusted,
+		Now:            func() time.Time { return f.now },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h = f.dev
 	if f.provider, err = f.dev.Provider(); err != nil {
 		t.Fatal(err)
 	}
-	f.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	f.client = f.browser("127.0.0.1:50000", "")
 	return f
+}
+
+// browser returns a client, not following redirects, whose requests the
+// dev login server serves in-process as coming from the peer remoteAddr,
+// with forwardedFor, if not empty, as their X-Forwarded-For.
+func (f *fixture) browser(remoteAddr, forwardedFor string) *http.Client {
+	return &http.Client{
+		Transport:     inProcess{f.dev, remoteAddr, forwardedFor},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+type inProcess struct {
+	h            http.Handler
+	remoteAddr   string
+	forwardedFor string
+}
+
+func (p inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	sr := httptest.NewRequestWithContext(req.Context(), req.Method, req.URL.String(), req.Body)
+	for k, v := range req.Header {
+		sr.Header[k] = v
+	}
+	if p.forwardedFor != "" {
+		sr.Header.Set("X-Forwarded-For", p.forwardedFor)
+	}
+	sr.RemoteAddr = p.remoteAddr
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, sr)
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
 }
 
 var params = gatehouse.AuthParams{State: "st", RedirectURI: redirect, CodeVerifier: strings.Repeat("v", 43)}
@@ -80,7 +125,7 @@ func TestExchangeChecks(t *testing.T) {
 	cases := map[string]func(f *fixture, p *gatehouse.AuthParams){
 		"wrong verifier":     func(f *fixture, p *gatehouse.AuthParams) { p.CodeVerifier = strings.Repeat("w", 43) },
 		"other redirect_uri": func(f *fixture, p *gatehouse.AuthParams) { p.RedirectURI = "http://localhost:5173/other" },
-		"expired code":       func(f *fixture, p *gatehouse.AuthParams) { f.now = f.now.Add(2 * time.Minute) },
+		"expired code":       func(f *fixture, p *gatehouse.AuthParams) { f.now = f.now.Add(devlogin.CodeTTL + time.Second) },
 	}
 	for name, mod := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -95,24 +140,6 @@ func TestExchangeChecks(t *testing.T) {
 				t.Fatalf("Exchange error = %v, want invalid_grant", err)
 			}
 		})
-	}
-}
-
-func TestTokenEndpointNeedsTheClientSecret(t *testing.T) {
-	f := newFixture(t)
-	q, err := devlogintest.Approve(f.client, f.provider.AuthCodeURL(params), "allow", "A", "a@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.PostForm(f.ts.URL+devlogin.Prefix+"/token", url.Values{"grant_type": {"authorization_code"},
-		"code": {q.Get("code")}, "client_id": {"gatehouse-dev"}, "client_secret": {"guess"},
-		"redirect_uri": {redirect}, "code_verifier": {params.CodeVerifier}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("status = %d, want 401", resp.StatusCode)
 	}
 }
 
@@ -154,13 +181,19 @@ func TestDenyAndExpiredRequest(t *testing.T) {
 	if q.Get("error") != "access_denied" || q.Get("state") != "st" || q.Has("code") {
 		t.Errorf("deny redirect = %v", q)
 	}
-	resp, err := f.client.PostForm(f.ts.URL+devlogin.Prefix+"/authorize", url.Values{"request": {"nope"}, "action": {"allow"}})
+	resp, err := f.client.PostForm(publicURL+devlogin.Prefix+"/authorize", url.Values{"request": {"nope"}, "action": {"allow"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("unknown request: status %d, want 400", resp.StatusCode)
+	}
+
+	id := startLogin(t, f, f.client)
+	f.now = f.now.Add(devlogin.RequestTTL + time.Second)
+	if got := submit(t, f.client, id, "allow"); got.StatusCode != http.StatusBadRequest {
+		t.Errorf("expired request: status %d, want 400", got.StatusCode)
 	}
 }
 
@@ -181,4 +214,46 @@ func TestPageSaysItIsForDevelopment(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "form-action 'self' http://localhost:5173") {
 		t.Errorf("CSP = %q", csp)
 	}
+}
+
+var requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)
+
+// startLogin opens the authorize page with client and returns the id of
+// the pending request it shows.
+func startLogin(t *testing.T, f *fixture, client *http.Client) string {
+	t.Helper()
+	resp, page := get(t, client, f.provider.AuthCodeURL(params))
+	m := requestField.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("authorize page: HTTP %d: %s", resp.StatusCode, page)
+	}
+	return m[1]
+}
+
+// get fetches u with client and returns the answer and its body.
+func get(t *testing.T, client *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := client.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+// submit posts the authorize form of request id with action "allow" or
+// "deny".
+func submit(t *testing.T, client *http.Client, id, action string) *http.Response {
+	t.Helper()
+	resp, err := client.PostForm(publicURL+devlogin.Prefix+"/authorize", url.Values{"request": {id},
+		"name": {"Ada"}, "email": {"ada@example.com"}, "action": {action}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }

@@ -19,7 +19,8 @@ func oauthError(w http.ResponseWriter, status int, code string) {
 
 // handleToken exchanges a code for an access token (RFC 6749 §4.1.3 with
 // RFC 7636): the client must authenticate, repeat the redirect_uri and
-// present the PKCE verifier. A code works once.
+// present the PKCE verifier. A code works once. It is served only through
+// the back-channel.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodySize)
 	if err := r.ParseForm(); err != nil {
@@ -41,18 +42,24 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	s.mu.Lock()
-	g, ok := s.codes[f.Get("code")]
-	delete(s.codes, f.Get("code"))
+	// Taken whatever follows: a code presented with a wrong verifier or
+	// redirect_uri is spent too.
+	g, ok := s.codes.take(now, f.Get("code"))
 	s.mu.Unlock()
-	if !ok || now.After(g.expires) || f.Get("redirect_uri") != s.cfg.RedirectURI || !equal(s256(f.Get("code_verifier")), g.challenge) {
+	if !ok || f.Get("redirect_uri") != s.cfg.RedirectURI || !equal(s256(f.Get("code_verifier")), g.challenge) {
 		oauthError(w, http.StatusBadRequest, "invalid_grant")
 		return
 	}
 	tok := randomString()
 	s.mu.Lock()
-	s.sweep(now)
-	s.tokens[tok] = &grant{user: g.user, expires: now.Add(tokenTTL)}
+	added := s.tokens.add(now, tok, &grant{user: g.user})
+	retry := s.tokens.retryAfter(now)
 	s.mu.Unlock()
+	if !added {
+		w.Header().Set("Retry-After", seconds(retry))
+		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable")
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,
 		"token_type":   "Bearer",
@@ -61,13 +68,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// handleUserinfo answers the profile of the access token's user.
+// handleUserinfo answers the profile of the access token's user. It is
+// served only through the back-channel.
 func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	s.mu.Lock()
-	g, ok := s.tokens[tok]
+	g, ok := s.tokens.get(s.now(), tok)
 	s.mu.Unlock()
-	if !strings.EqualFold(scheme, "Bearer") || !ok || s.now().After(g.expires) {
+	if !strings.EqualFold(scheme, "Bearer") || !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		oauthError(w, http.StatusUnauthorized, "invalid_token")
 		return

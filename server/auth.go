@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -57,17 +56,7 @@ func (s *Server) session(r *http.Request) (*gatehouse.Session, *gatehouse.User, 
 	if err != nil {
 		return nil, nil, err
 	}
-	sess, u, err := s.store.SessionUser(r.Context(), claims.SessionID)
-	if errors.Is(err, gatehouse.ErrNotFound) {
-		return nil, nil, gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended or the user no longer exists")
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if sess.UserID != claims.Subject || !sess.Active(s.now()) || u.DisabledAt != nil {
-		return nil, nil, gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended or the user is disabled")
-	}
-	return sess, u, nil
+	return s.sessions.Authenticate(r.Context(), claims.SessionID, claims.Subject)
 }
 
 // handleMe returns the token's user as stored now.

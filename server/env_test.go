@@ -218,6 +218,12 @@ func (c counting) Exchange(ctx context.Context, code string, p gatehouse.AuthPar
 	return c.Provider.Exchange(ctx, code, p)
 }
 
+// LoopbackOnly passes the wrapped provider's ability on.
+func (c counting) LoopbackOnly() bool {
+	lo, ok := c.Provider.(gatehouse.LoopbackOnly)
+	return ok && lo.LoopbackOnly()
+}
+
 func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	t.Helper()
 	var o envOptions
@@ -303,8 +309,17 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.srv.Close() })
 	mux.Handle("/", e.srv)
-	handler = mux
+	// As in the gatehouse binary: an unclean path goes to the API, which
+	// answers it in JSON, not to the mux, which would redirect.
+	handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !IsCleanPath(r.URL.EscapedPath()) {
+			e.srv.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 	e.browser = e.newBrowser()
 	return e
 }
@@ -315,7 +330,7 @@ func (e *env) devProvider(appURL string, mux *http.ServeMux) Provider {
 	dev, err := devlogin.New(devlogin.Config{
 		PublicURL:   e.ts.URL,
 		RedirectURI: appURL + "/auth/dev",
-		HTTPClient:  e.ts.Client(),
+		Listener:    e.ts.Listener.Addr(),
 		Now:         e.clock.Now,
 	})
 	if err != nil {

@@ -40,10 +40,14 @@ func Example() {
 		AppURL:    "https://app.example.com",
 		Store:     store,
 		Providers: []server.Provider{{Name: "github", DisplayName: "GitHub", Provider: gh}},
+		// Logouts the database cannot record wait here until it can.
+		PendingLogoutsFile: filepath.Join(dir, "gatehouse-pending-logouts"),
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Close stops Gatehouse's background work (cleanup, logout replay).
+	defer auth.Close()
 
 	// The application's existing mux.
 	mux := http.NewServeMux()

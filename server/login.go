@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/clientip"
+	"github.com/gatehouse/gatehouse/session"
 )
 
 func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) {
@@ -51,16 +53,25 @@ func hash(s string) string {
 
 // handleLogin starts a login: it stores a login state, binds it to this
 // browser with an HttpOnly cookie, and answers the provider URL. The query
-// string is ignored: every parameter of the provider URL is ours.
+// string is ignored: every parameter of the provider URL is ours. A new
+// login replaces the browser's earlier one (its cookie is overwritten), and
+// one client address may have at most Limits.PendingLoginsPerClient logins
+// in progress.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	p, err := s.provider(r)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
+	if err := s.allow(s.limits.login, r); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.checkLoopbackOnly(p, r); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	now := s.now()
-	s.collectGarbage(r.Context(), now)
-
 	state, binding := randomToken(), randomToken()
 	ls := &gatehouse.LoginState{
 		StateHash:    hash(state),
@@ -69,10 +80,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		RedirectURI:  p.RedirectURL,
 		CodeVerifier: randomToken(),
 		Nonce:        randomToken(),
+		Client:       s.clientKey(r),
 		CreatedAt:    now,
 		ExpiresAt:    now.Add(LoginTTL),
 	}
-	if err := s.store.CreateLoginState(r.Context(), ls, "", 0); err != nil {
+	var replaces string
+	if c, err := r.Cookie(s.loginCookie); err == nil && isRandomToken(c.Value) {
+		replaces = hash(c.Value)
+	}
+	err = s.store.CreateLoginState(r.Context(), ls, replaces, s.pendingLogins)
+	if errors.Is(err, gatehouse.ErrTooMany) {
+		err = &gatehouse.Error{Code: gatehouse.ERateLimited, RetryAfter: time.Minute,
+			Message: "too many logins in progress from this address; finish one or try again later"}
+	}
+	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -83,6 +104,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		CodeVerifier: ls.CodeVerifier,
 		Nonce:        ls.Nonce,
 	})})
+}
+
+// checkLoopbackOnly refuses a login through a provider that lets anyone
+// sign in as anyone (gatehouse.LoopbackOnly) unless the client, under the
+// trusted-proxy rule, is on this machine.
+func (s *Server) checkLoopbackOnly(p *Provider, r *http.Request) error {
+	lo, ok := p.Provider.(gatehouse.LoopbackOnly)
+	if !ok || !lo.LoopbackOnly() {
+		return nil
+	}
+	if clientip.IsLoopback(s.clients.Resolve(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))) {
+		return nil
+	}
+	return gatehouse.Errorf(gatehouse.EAccessDenied, "the %s provider only accepts logins from the machine Gatehouse runs on", p.Name)
 }
 
 // cookie returns an HttpOnly, SameSite=Lax cookie on Path=/ with no Domain;
@@ -104,21 +139,6 @@ func (s *Server) cookie(name, value string, maxAge time.Duration) *http.Cookie {
 	return c
 }
 
-// collectGarbage deletes expired login states and ended sessions, at most
-// once a minute, so the tables stay bounded without a background job.
-func (s *Server) collectGarbage(ctx context.Context, now time.Time) {
-	last := s.lastGC.Load()
-	if now.UnixNano()-last < int64(time.Minute) || !s.lastGC.CompareAndSwap(last, now.UnixNano()) {
-		return
-	}
-	if _, err := s.store.DeleteExpiredLoginStates(ctx, now, 1<<30); err != nil {
-		s.log.WarnContext(ctx, "deleting expired login states", "err", err)
-	}
-	if _, err := s.store.DeleteEndedSessions(ctx, now, 1<<30); err != nil {
-		s.log.WarnContext(ctx, "deleting ended sessions", "err", err)
-	}
-}
-
 type loginResponse struct {
 	AccessToken string          `json:"access_token"`
 	TokenType   string          `json:"token_type"`
@@ -134,6 +154,14 @@ type loginResponse struct {
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	p, err := s.provider(r)
 	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.allow(s.limits.authorize, r); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.checkLoopbackOnly(p, r); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -174,39 +202,37 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ident.Provider = p.Name
 	ident.Profile.Normalize()
 	user, err := s.store.UpsertIdentity(r.Context(), ident, s.now())
-	if errors.Is(err, gatehouse.ErrInvalid) {
+	switch {
+	case errors.Is(err, gatehouse.ErrInvalid):
 		// Normalize cleans the profile, so only a subject no database
 		// can hold (a NUL byte, invalid UTF-8) gets here.
 		err = &gatehouse.Error{Code: gatehouse.EUpstream, Message: "the provider returned an account id that cannot be stored", Err: err}
+	case errors.Is(err, gatehouse.ErrDisabled):
+		err = gatehouse.Errorf(gatehouse.EAccessDenied, "this account is disabled")
+	case err == nil && user.DisabledAt != nil:
+		// Disabled between the store's check and its answer.
+		err = gatehouse.Errorf(gatehouse.EAccessDenied, "this account is disabled")
 	}
 	if err != nil {
 		s.auditLogin(r, p.Name, ident.Subject, "", err)
 		s.renderError(w, r, err)
 		return
 	}
-	if user.DisabledAt != nil {
-		err := gatehouse.Errorf(gatehouse.EAccessDenied, "this account is disabled")
-		s.auditLogin(r, p.Name, ident.Subject, user.ID, err)
-		s.renderError(w, r, err)
-		return
-	}
-	now := s.now()
-	raw := randomToken()
-	sess, err := s.newSession(r, user, raw, now)
+	sess, raw, err := s.sessions.Start(r.Context(), user, session.Client{UserAgent: r.UserAgent(), IP: s.clientIP(r)})
 	if err != nil {
 		s.auditLogin(r, p.Name, ident.Subject, user.ID, err)
 		s.renderError(w, r, err)
 		return
 	}
 	s.auditLogin(r, p.Name, ident.Subject, user.ID, nil)
-	if old, ok := s.refreshToken(r); ok {
+	if old, _ := s.refreshTokens(r); old != "" {
 		// The new session replaces this browser's previous one, whose
 		// cookie is overwritten: end it rather than leave it listed.
-		if _, err := s.revoke(r.Context(), hash(old), false, "replaced by a new login"); err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+		if err := s.sessions.Supersede(r.Context(), old); err != nil {
 			s.log.WarnContext(r.Context(), "ending the browser's previous session", "err", err)
 		}
 	}
-	s.answerTokens(w, r, user, sess, raw, now)
+	s.answerTokens(w, r, user, sess, raw)
 }
 
 // consumeLogin checks the state against the browser's login cookie and

@@ -567,6 +567,11 @@ func TestSec57TokenPlacement(t *testing.T) {
 			wantNoUser(t, e.get(p), userID)
 		})
 	}
+	for _, p := range []string{"//me", "/me/.", "/./me", "/public/../me", "//auth/refresh", "/auth//providers"} {
+		t.Run("unclean path "+p+" is a JSON 404, not a redirect", func(t *testing.T) {
+			wantError(t, e.get(p, "Authorization", "Bearer "+tok), http.StatusNotFound, gatehouse.ENotFound)
+		})
+	}
 	t.Run("path /me#/public", func(t *testing.T) {
 		// A client never sends a fragment; write one on the wire.
 		resp, body := e.raw("GET /me#/public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -18,15 +18,16 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/cleanup"
 	"github.com/gatehouse/gatehouse/clientip"
+	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/token"
 )
 
@@ -43,27 +44,20 @@ const (
 	// ExchangeTimeout bounds the whole code exchange with a provider.
 	ExchangeTimeout = 25 * time.Second
 	// DefaultSessionIdleTimeout ends a session not refreshed for a week.
-	DefaultSessionIdleTimeout = 7 * 24 * time.Hour
+	DefaultSessionIdleTimeout = session.DefaultIdleTimeout
 	// DefaultSessionMaxAge ends every session 30 days after its login.
-	DefaultSessionMaxAge = 30 * 24 * time.Hour
+	DefaultSessionMaxAge = session.DefaultMaxAge
 	// DefaultRefreshGrace is how long a rotated refresh token still gets
 	// its successor, for tabs that refresh at the same moment.
-	DefaultRefreshGrace = 10 * time.Second
+	DefaultRefreshGrace = session.DefaultGrace
 	// MaxRefreshGrace caps the grace window: a stolen token is usable
 	// alongside the real one for that long.
-	MaxRefreshGrace = time.Minute
+	MaxRefreshGrace = session.MaxGrace
 )
 
-// revokeRetryFor is how long a logout that the database could not record
-// is retried in the background.
-const revokeRetryFor = time.Hour
-
-// revokeRetryEvery is the pause between those retries; tests shorten it.
-var revokeRetryEvery = 5 * time.Second
-
-// reservedNames are /auth/… paths of the API that a provider cannot be
+// ReservedNames are the /auth/… paths of the API that a provider cannot be
 // named after.
-var reservedNames = map[string]bool{"providers": true, "refresh": true, "logout": true, "sessions": true}
+var ReservedNames = []string{"providers", "refresh", "logout", "sessions"}
 
 // Provider is a provider as registered with a Server.
 type Provider struct {
@@ -128,9 +122,17 @@ type Config struct {
 	// They default to the AppURL's origin.
 	CORSOrigins []string
 	// TrustedProxies are the networks of reverse proxies whose
-	// X-Forwarded-For is believed for the client address (audit logs and
-	// the session list). By default no proxy is trusted.
+	// X-Forwarded-For is believed for the client address (audit logs, the
+	// session list, rate limits and the development login's loopback
+	// rule). By default no proxy is trusted.
 	TrustedProxies []netip.Prefix
+	// Limits are the per-node request limits; zero fields take
+	// DefaultLimits.
+	Limits Limits
+	// PendingLogoutsFile keeps the logouts the database could not record
+	// until it does, so that they survive a restart (see package
+	// session). Empty keeps them in memory only.
+	PendingLogoutsFile string
 }
 
 // Server serves the Gatehouse HTTP API.
@@ -144,23 +146,21 @@ type Server struct {
 	providers map[string]*Provider
 	listing   []providerInfo
 
-	publicURL     string
-	publicOrig    string
-	corsOrigins   map[string]bool
-	clients       *clientip.Resolver
-	https         bool
-	loginCookie   string
-	refreshCookie string
+	publicURL      string
+	publicOrig     string
+	corsOrigins    map[string]bool
+	clients        *clientip.Resolver
+	https          bool
+	loginCookie    string
+	refreshCookie  string
+	previousCookie string
 
-	idle, maxAge, grace time.Duration
-
-	// pending holds logouts the database could not record (refresh token
-	// hash → global), refused here until they are.
-	pending    sync.Map
-	retryEvery time.Duration
+	sessions      *session.Manager
+	cleanup       *cleanup.Loop
+	limits        limiters
+	pendingLogins int
 
 	handler http.Handler
-	lastGC  atomic.Int64
 }
 
 type providerInfo struct {
@@ -199,27 +199,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.AccessTokenTTL < time.Minute || cfg.AccessTokenTTL > MaxAccessTokenTTL {
 		return nil, fmt.Errorf("server: the access token TTL must be between 1m and %s, got %s", MaxAccessTokenTTL, cfg.AccessTokenTTL)
 	}
-	if cfg.SessionIdleTimeout == 0 {
-		cfg.SessionIdleTimeout = DefaultSessionIdleTimeout
-	}
 	if cfg.SessionMaxAge == 0 {
 		cfg.SessionMaxAge = DefaultSessionMaxAge
-	}
-	switch {
-	case cfg.RefreshGrace == 0:
-		cfg.RefreshGrace = DefaultRefreshGrace
-	case cfg.RefreshGrace < 0:
-		cfg.RefreshGrace = 0
-	}
-	if cfg.SessionIdleTimeout < time.Minute {
-		return nil, fmt.Errorf("server: the session idle timeout must be at least 1m, got %s", cfg.SessionIdleTimeout)
 	}
 	if cfg.SessionMaxAge < cfg.AccessTokenTTL {
 		return nil, fmt.Errorf("server: the session maximum age (%s) must be at least the access token TTL (%s)", cfg.SessionMaxAge, cfg.AccessTokenTTL)
 	}
-	if cfg.RefreshGrace > MaxRefreshGrace {
-		return nil, fmt.Errorf("server: the refresh grace window must be at most %s, got %s", MaxRefreshGrace, cfg.RefreshGrace)
-	}
+	limits := cfg.Limits.withDefaults()
 	cors := map[string]bool{}
 	if cfg.CORSOrigins == nil {
 		cfg.CORSOrigins = []string{origin(app)}
@@ -231,20 +217,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cors[o] = true
 	}
 	s := &Server{
-		store:       cfg.Store,
-		log:         cfg.Logger,
-		now:         cfg.Now,
-		providers:   map[string]*Provider{},
-		listing:     []providerInfo{},
-		publicURL:   pub.String(),
-		publicOrig:  origin(pub),
-		corsOrigins: cors,
-		clients:     clientip.New(cfg.TrustedProxies),
-		https:       pub.Scheme == "https",
-		idle:        cfg.SessionIdleTimeout,
-		maxAge:      cfg.SessionMaxAge,
-		grace:       cfg.RefreshGrace,
-		retryEvery:  revokeRetryEvery,
+		store:         cfg.Store,
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		providers:     map[string]*Provider{},
+		listing:       []providerInfo{},
+		publicURL:     pub.String(),
+		publicOrig:    origin(pub),
+		corsOrigins:   cors,
+		clients:       clientip.New(cfg.TrustedProxies),
+		https:         pub.Scheme == "https",
+		limits:        newLimiters(limits),
+		pendingLogins: limits.PendingLoginsPerClient,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -252,13 +236,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.loginCookie, s.refreshCookie = "gatehouse_login", "gatehouse_refresh"
+	s.loginCookie, s.refreshCookie, s.previousCookie = "gatehouse_login", "gatehouse_refresh", "gatehouse_refresh_previous"
 	if s.https {
-		s.loginCookie, s.refreshCookie = "__Host-gatehouse_login", "__Host-gatehouse_refresh"
+		s.loginCookie, s.refreshCookie, s.previousCookie = "__Host-"+s.loginCookie, "__Host-"+s.refreshCookie, "__Host-"+s.previousCookie
 	}
 	for i := range cfg.Providers {
 		p := cfg.Providers[i]
-		if !providerName.MatchString(p.Name) || reservedNames[p.Name] {
+		if !providerName.MatchString(p.Name) || slices.Contains(ReservedNames, p.Name) {
 			return nil, fmt.Errorf("server: provider name %q must be lower-case letters, digits and hyphens", p.Name)
 		}
 		if p.Provider == nil {
@@ -286,8 +270,30 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.issuer = &token.Issuer{Issuer: s.publicURL, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL, Keys: s.keys, Now: s.now}
 	s.verifier = &token.Verifier{Issuer: s.publicURL, Audience: cfg.Audience, Keys: s.keys,
 		Leeway: Leeway, MaxTTL: cfg.AccessTokenTTL, Now: s.now}
+	s.sessions, err = session.New(session.Config{
+		Store:       cfg.Store,
+		IdleTimeout: cfg.SessionIdleTimeout,
+		MaxAge:      cfg.SessionMaxAge,
+		Grace:       cfg.RefreshGrace,
+		RefreshRate: limits.RefreshPerSession,
+		PendingFile: cfg.PendingLogoutsFile,
+		Now:         s.now,
+		Logger:      s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.cleanup = cleanup.Start(cleanup.Config{Store: cfg.Store, Now: s.now, Logger: s.log, Pause: 10 * time.Millisecond})
 	s.handler = s.routes()
 	return s, nil
+}
+
+// Close stops the server's background work: the cleanup of expired login
+// states and ended sessions, and the replay of logouts the database could
+// not record (which stay in Config.PendingLogoutsFile for the next start).
+// It does not close the store.
+func (s *Server) Close() error {
+	return errors.Join(s.cleanup.Close(), s.sessions.Close())
 }
 
 // ParseBaseURL parses an absolute http(s) URL with no query, fragment or
@@ -460,7 +466,36 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		s.renderError(w, r, gatehouse.Errorf(gatehouse.EMethodNotAllowed, "use %s", strings.Join(allow, " or ")))
 	})
-	return s.securityHeaders(s.cors(mux))
+	return s.securityHeaders(s.cors(s.cleanPaths(mux)))
+}
+
+// cleanPaths answers a request whose path is not in clean form ("//me",
+// "/a/../me") with a JSON 404, where net/http's mux would redirect to the
+// clean path with a plain-text answer of its own: every answer of the API
+// is its JSON.
+func (s *Server) cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !IsCleanPath(r.URL.EscapedPath()) {
+			s.renderError(w, r, gatehouse.Errorf(gatehouse.ENotFound, "no such endpoint"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// IsCleanPath reports whether p, an escaped path (URL.EscapedPath), is one
+// net/http's mux serves as it is rather than redirecting to a cleaned
+// form: rooted, with no empty, "." or ".." segments (a single trailing
+// slash is clean).
+func IsCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {

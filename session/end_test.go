@@ -318,3 +318,25 @@ func TestPendingFile(t *testing.T) {
 		}
 	})
 }
+
+// TestPendingFileOnlyWhileNeeded: no file exists while no logout waits,
+// and it is removed once the last one is recorded.
+func TestPendingFileOnlyWhileNeeded(t *testing.T) {
+	each(t, func(t *testing.T, s gatehouse.Store) {
+		f := newFixture(t, s)
+		_, rt := f.start(f.user("1"))
+		if _, err := os.Stat(f.cfg.PendingFile); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a pending file exists with nothing pending: %v", err)
+		}
+		f.fault.set(func(f *fault) { f.writesDown = true })
+		f.m.End(context.Background(), rt, "", false)
+		if _, err := os.Stat(f.cfg.PendingFile); err != nil {
+			t.Fatalf("no pending file with a logout waiting: %v", err)
+		}
+		f.fault.set(func(f *fault) { f.writesDown = false })
+		f.m.Replay(context.Background())
+		if _, err := os.Stat(f.cfg.PendingFile); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the pending file stayed after the last logout was recorded: %v", err)
+		}
+	})
+}

@@ -95,8 +95,8 @@ func (q *pendingQueue) read(r io.Reader, expired time.Time) error {
 	return sc.Err()
 }
 
-// compact rewrites the file with the waiting logouts only, atomically.
-// The caller holds q.mu or owns q alone.
+// compact rewrites the file with the waiting logouts only, atomically,
+// and removes it when none waits. The caller holds q.mu or owns q alone.
 func (q *pendingQueue) compact() error {
 	if q.path == "" {
 		return nil
@@ -104,6 +104,13 @@ func (q *pendingQueue) compact() error {
 	if q.f != nil {
 		q.f.Close()
 		q.f = nil
+	}
+	q.lines = 0
+	if len(q.byHash) == 0 {
+		if err := os.Remove(q.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("session: removing the pending logouts: %w", err)
+		}
+		return nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(q.path), ".gatehouse-pending-*")
 	if err != nil {
@@ -123,17 +130,21 @@ func (q *pendingQueue) compact() error {
 		return fmt.Errorf("session: writing the pending logouts: %w", err)
 	}
 	q.lines = len(q.byHash)
-	q.f, err = os.OpenFile(q.path, os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("session: opening the pending logouts: %w", err)
-	}
 	return nil
 }
 
-// append writes one line and syncs it. The caller holds q.mu.
+// append writes one line and syncs it, creating the file if needed. The
+// caller holds q.mu.
 func (q *pendingQueue) append(p pendingLogout) error {
-	if q.f == nil {
+	if q.path == "" {
 		return nil
+	}
+	if q.f == nil {
+		f, err := os.OpenFile(q.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		q.f = f
 	}
 	b, _ := json.Marshal(p)
 	if _, err := q.f.Write(append(b, '\n')); err != nil {
@@ -198,7 +209,7 @@ func (q *pendingQueue) done(h string) {
 	if err := q.append(pendingLogout{Hash: h, Done: true}); err != nil {
 		q.lastErr = err
 	}
-	if q.lines > 2*len(q.byHash)+64 {
+	if len(q.byHash) == 0 || q.lines > 2*len(q.byHash)+64 {
 		if err := q.compact(); err != nil {
 			q.lastErr = err
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/devlogin"
+	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/token"
 )
@@ -41,10 +43,20 @@ type config struct {
 	RefreshGrace       time.Duration
 	CORSOrigins        string
 	TrustedProxies     string
+	MaxConnections     string
+	ShutdownTimeout    time.Duration
+	RateLogin          ratelimit.Rate
+	RateAuthorize      ratelimit.Rate
+	RateRefresh        ratelimit.Rate
+	RateLogout         ratelimit.Rate
+	RateSession        ratelimit.Rate
+	MaxPendingLogins   string
 
 	// Derived by check.
 	corsOrigins    []string
 	trustedProxies []netip.Prefix
+	maxConnections int
+	limits         server.Limits
 	devLogin       bool
 	db             database
 	public         *url.URL
@@ -91,7 +103,7 @@ func (c *config) settings() []setting {
 		{"GATEHOUSE_GITHUB_REDIRECT_URL", "github-redirect-url", "", "GitHub callback URL (default: APP_URL/auth/github)", &c.GitHubRedirectURL},
 		{"GATEHOUSE_GITHUB_URL", "github-url", "https://github.com", "GitHub web URL (GitHub Enterprise Server: https://HOST)", &c.GitHubURL},
 		{"GATEHOUSE_GITHUB_API_URL", "github-api-url", "https://api.github.com", "GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3)", &c.GitHubAPIURL},
-		{"GATEHOUSE_DEV_LOGIN", "dev-login", "", "enable the development login provider: true or false (default: on when no other provider is configured and the public URL is loopback)", &c.DevLogin},
+		{"GATEHOUSE_DEV_LOGIN", "dev-login", "", "enable the development login provider: true or false (default: on when no other provider is configured and both the public URL and the listen address are loopback)", &c.DevLogin},
 		{"GATEHOUSE_ACCESS_TOKEN_TTL", "access-token-ttl", "15m", "access token lifetime, 1m to 1h", &c.AccessTokenTTL},
 		{"GATEHOUSE_JWT_ALG", "jwt-alg", "", "signing algorithm: ES256 (default), EdDSA or RS256", &c.JWTAlg},
 		{"GATEHOUSE_JWT_SECRET", "jwt-secret", "", "opt-in HS256 shared secret, at least 32 random bytes (prefer the environment variable)", &c.JWTSecret},
@@ -102,6 +114,14 @@ func (c *config) settings() []setting {
 		{"GATEHOUSE_REFRESH_GRACE", "refresh-grace", "10s", "how long a rotated refresh token still gets its successor (tabs refreshing at once), 0 to 1m", &c.RefreshGrace},
 		{"GATEHOUSE_CORS_ORIGINS", "cors-origins", "", "comma-separated browser origins allowed to call the API with credentials (default: the app URL's origin)", &c.CORSOrigins},
 		{"GATEHOUSE_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)", &c.TrustedProxies},
+		{"GATEHOUSE_MAX_CONNECTIONS", "max-connections", "1024", "most client connections open at once, 16 to 1048576; past it new connections wait, and above 90% of it keep-alives are turned off", &c.MaxConnections},
+		{"GATEHOUSE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long shutdown waits for requests in flight before cutting them, 0 to 10m", &c.ShutdownTimeout},
+		{"GATEHOUSE_RATE_LIMIT_LOGIN", "rate-limit-login", server.DefaultLimits.Login.String(), "logins started per client address on this node: N/s, N/m, N/h or off", &c.RateLogin},
+		{"GATEHOUSE_RATE_LIMIT_AUTHORIZE", "rate-limit-authorize", server.DefaultLimits.Authorize.String(), "logins finished per client address on this node", &c.RateAuthorize},
+		{"GATEHOUSE_RATE_LIMIT_REFRESH", "rate-limit-refresh", server.DefaultLimits.Refresh.String(), "refreshes per client address on this node", &c.RateRefresh},
+		{"GATEHOUSE_RATE_LIMIT_LOGOUT", "rate-limit-logout", server.DefaultLimits.Logout.String(), "logouts per client address on this node", &c.RateLogout},
+		{"GATEHOUSE_RATE_LIMIT_REFRESH_SESSION", "rate-limit-refresh-session", server.DefaultLimits.RefreshPerSession.String(), "refresh token rotations per session on this node", &c.RateSession},
+		{"GATEHOUSE_MAX_PENDING_LOGINS", "max-pending-logins", strconv.Itoa(server.DefaultLimits.PendingLoginsPerClient), "logins one client address may have started and not finished, across all nodes, or off", &c.MaxPendingLogins},
 	}
 }
 
@@ -170,6 +190,13 @@ func bind(fs *flag.FlagSet, settings []setting, getenv func(string) string) erro
 				return fmt.Errorf("%s: %q is not true or false", s.env, raw)
 			}
 			fs.BoolVar(t, s.flag, b, usage)
+		case *ratelimit.Rate:
+			r, err := ratelimit.ParseRate(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.env, err)
+			}
+			*t = r
+			fs.Var((*rateValue)(t), s.flag, usage)
 		case *time.Duration:
 			d, err := parseDuration(raw)
 			if err != nil {
@@ -218,20 +245,27 @@ func (c *config) check() error {
 		}
 	}
 
-	loopback := server.IsLoopback(c.public)
+	// The development login lets anyone who reaches it sign in as anyone:
+	// it needs both a loopback public URL and a loopback listen address
+	// (devlogin.New checks the address actually bound, too).
+	loopbackURL := server.IsLoopback(c.public)
+	loopbackAddr := devlogin.LoopbackAddr(c.Addr)
 	switch c.DevLogin {
 	case "":
-		c.devLogin = c.GitHubClientID == "" && loopback
+		c.devLogin = c.GitHubClientID == "" && loopbackURL && loopbackAddr
 	default:
 		if c.devLogin, err = strconv.ParseBool(c.DevLogin); err != nil {
 			return fmt.Errorf("GATEHOUSE_DEV_LOGIN: %q is not true or false", c.DevLogin)
 		}
-		if c.devLogin && !loopback {
+		if c.devLogin && !loopbackURL {
 			return fmt.Errorf("GATEHOUSE_DEV_LOGIN: the development login lets anyone sign in as anyone; it cannot be enabled with the non-loopback public URL %s", c.PublicURL)
+		}
+		if c.devLogin && !loopbackAddr {
+			return fmt.Errorf("GATEHOUSE_ADDR %q is not a loopback address: GATEHOUSE_DEV_LOGIN=true needs one (such as localhost:8080 or 127.0.0.1:8080), because the development login lets anyone who can reach the port sign in as anyone", c.Addr)
 		}
 	}
 	if !c.devLogin && c.GitHubClientID == "" {
-		return errors.New("no login provider is configured: set GATEHOUSE_GITHUB_CLIENT_ID and GATEHOUSE_GITHUB_CLIENT_SECRET, or GATEHOUSE_DEV_LOGIN=true on a loopback public URL")
+		return errors.New("no login provider is configured: set GATEHOUSE_GITHUB_CLIENT_ID and GATEHOUSE_GITHUB_CLIENT_SECRET, or GATEHOUSE_DEV_LOGIN=true; the development login needs a loopback GATEHOUSE_ADDR (such as localhost:8080) and a loopback public URL")
 	}
 
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > server.MaxAccessTokenTTL {
@@ -293,8 +327,32 @@ func (c *config) check() error {
 	default:
 		return fmt.Errorf("GATEHOUSE_LOG_FORMAT: %q is not text or json", c.LogFormat)
 	}
+	if c.maxConnections, err = strconv.Atoi(c.MaxConnections); err != nil || c.maxConnections < minConnections || c.maxConnections > maxConnections {
+		return fmt.Errorf("GATEHOUSE_MAX_CONNECTIONS: %q is not a whole number from %d to %d", c.MaxConnections, minConnections, maxConnections)
+	}
+	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > maxShutdownTimeout {
+		return fmt.Errorf("GATEHOUSE_SHUTDOWN_TIMEOUT: %s is outside 0 to %s", c.ShutdownTimeout, maxShutdownTimeout)
+	}
+	c.limits = server.Limits{Login: c.RateLogin, Authorize: c.RateAuthorize, Refresh: c.RateRefresh,
+		Logout: c.RateLogout, RefreshPerSession: c.RateSession}
+	switch n, err := strconv.Atoi(c.MaxPendingLogins); {
+	case c.MaxPendingLogins == "off":
+		c.limits.PendingLoginsPerClient = -1
+	case err != nil || n < 1:
+		return fmt.Errorf("GATEHOUSE_MAX_PENDING_LOGINS: %q is not a positive whole number or off", c.MaxPendingLogins)
+	default:
+		c.limits.PendingLoginsPerClient = n
+	}
 	return nil
 }
+
+// Bounds of the connection settings. Below minConnections, the gap between
+// shedding keep-alives at 90% and restoring them at 75% is too small.
+const (
+	minConnections     = 16
+	maxConnections     = 1 << 20
+	maxShutdownTimeout = 10 * time.Minute
+)
 
 // checkDatabase picks the store from GATEHOUSE_DATABASE_URL: a postgres://
 // or postgresql:// URL is PostgreSQL, anything else an SQLite file path.
@@ -339,6 +397,20 @@ func parseDuration(s string) (time.Duration, error) {
 	}
 	return time.ParseDuration(s)
 }
+
+// rateValue is a flag.Value for ratelimit.ParseRate.
+type rateValue ratelimit.Rate
+
+func (r *rateValue) Set(s string) error {
+	v, err := ratelimit.ParseRate(s)
+	if err != nil {
+		return err
+	}
+	*r = rateValue(v)
+	return nil
+}
+
+func (r *rateValue) String() string { return ratelimit.Rate(*r).String() }
 
 // durationValue is a flag.Value for parseDuration.
 type durationValue time.Duration

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/ratelimit"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 func env(kv ...string) func(string) string {
@@ -176,5 +179,41 @@ func TestSessionAndProxySettings(t *testing.T) {
 	}
 	if d.SessionIdleTimeout != 7*24*time.Hour || d.SessionMaxAge != 30*24*time.Hour || d.corsOrigins != nil || d.trustedProxies != nil {
 		t.Errorf("defaults = %v, %v, %q, %v", d.SessionIdleTimeout, d.SessionMaxAge, d.corsOrigins, d.trustedProxies)
+	}
+}
+
+// TestLimitSettings: the rate limits and the pending-login cap default to
+// the server's, read N/UNIT or off, and a bad value names its setting.
+func TestLimitSettings(t *testing.T) {
+	c, err := loadConfig(nil, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.limits != server.DefaultLimits {
+		t.Errorf("default limits = %+v, want %+v", c.limits, server.DefaultLimits)
+	}
+	c, err = loadConfig([]string{"--rate-limit-refresh", "5/10s"}, env("GATEHOUSE_RATE_LIMIT_LOGIN", "off",
+		"GATEHOUSE_RATE_LIMIT_REFRESH_SESSION", "30/m", "GATEHOUSE_MAX_PENDING_LOGINS", "off"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := server.DefaultLimits
+	want.Login, want.Refresh = ratelimit.Unlimited, ratelimit.Rate{N: 5, Per: 10 * time.Second}
+	want.RefreshPerSession, want.PendingLoginsPerClient = ratelimit.Rate{N: 30, Per: time.Minute}, -1
+	if c.limits != want {
+		t.Errorf("limits = %+v, want %+v", c.limits, want)
+	}
+	for _, bad := range [][2]string{
+		{"GATEHOUSE_RATE_LIMIT_LOGIN", "lots"},
+		{"GATEHOUSE_RATE_LIMIT_AUTHORIZE", "0/m"},
+		{"GATEHOUSE_RATE_LIMIT_REFRESH", "10/d"},
+		{"GATEHOUSE_RATE_LIMIT_LOGOUT", "-1/s"},
+		{"GATEHOUSE_RATE_LIMIT_REFRESH_SESSION", "12"},
+		{"GATEHOUSE_MAX_PENDING_LOGINS", "0"},
+		{"GATEHOUSE_MAX_PENDING_LOGINS", "many"},
+	} {
+		if _, err := loadConfig(nil, env(bad[0], bad[1]), io.Discard); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%s=%s: error %v, want one naming the setting", bad[0], bad[1], err)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -132,10 +133,15 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	}
 	if cfg.devLogin {
 		redirect := appURL + "/auth/dev"
+		// The dev login refuses a listener that is not loopback, and
+		// browsers that are not loopback under the same proxy rule as
+		// the server's; its token and userinfo endpoints are called
+		// in-process, never through ln.
 		dev, err := devlogin.New(devlogin.Config{
 			PublicURL:      cfg.public.String(),
-			BackchannelURL: backchannelURL(ln.Addr()),
 			RedirectURI:    redirect,
+			Listener:       ln.Addr(),
+			TrustedProxies: cfg.trustedProxies,
 		})
 		if err != nil {
 			return err
@@ -169,10 +175,13 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 		RefreshGrace:       refreshGrace(cfg.RefreshGrace),
 		CORSOrigins:        cfg.corsOrigins,
 		TrustedProxies:     cfg.trustedProxies,
+		Limits:             cfg.limits,
+		PendingLogoutsFile: pendingLogoutsFile(cfg),
 	})
 	if err != nil {
 		return err
 	}
+	defer api.Close()
 	page := demo.Handler()
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /auth/{provider}", page)
@@ -183,44 +192,33 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	}
 	mux.Handle("GET "+demo.AssetPrefix, page)
 	mux.Handle("/", api)
+	// A path that is not clean goes to the API, which answers it in JSON;
+	// the mux would redirect it with an answer of its own.
+	routes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !server.IsCleanPath(r.URL.EscapedPath()) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 
-	srv := &http.Server{
-		Handler:           accessLog(log, mux),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+	var requests inFlight
+	srv := newHTTPServer(requests.count(accessLog(log, routes)), handler)
+	guarded, err := guard(ln, srv, cfg.maxConnections, log)
+	if err != nil {
+		return err
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(guarded) }()
 	log.Info("gatehouse is listening", "addr", ln.Addr().String(), "public_url", cfg.public.String(),
-		"database", cfg.db.String(), "version", version)
+		"database", cfg.db.String(), "version", version, "max_connections", cfg.maxConnections)
 
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	log.Info("shutting down")
-	return srv.Shutdown(shutdown)
-}
-
-// backchannelURL is the address Gatehouse calls its own development login
-// server at: the listener itself, whatever the public URL says.
-func backchannelURL(addr net.Addr) string {
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok {
-		return "http://" + addr.String()
-	}
-	ip := tcp.IP
-	if ip == nil || ip.IsUnspecified() {
-		ip = net.IPv4(127, 0, 0, 1)
-	}
-	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+	return drain(srv, guarded, &requests, cfg.ShutdownTimeout, log)
 }
 
 type statusWriter struct {
@@ -256,6 +254,12 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"duration_ms", time.Since(start).Milliseconds(), "ip", host)
 	})
+}
+
+// pendingLogoutsFile is where this node keeps the logouts the database
+// could not record: beside the SQLite file, in the data directory.
+func pendingLogoutsFile(cfg *config) string {
+	return filepath.Join(cfg.DataDir, "gatehouse-pending-logouts")
 }
 
 // refreshGrace maps the setting, where 0 means no grace window, to

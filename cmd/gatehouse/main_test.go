@@ -118,7 +118,7 @@ func TestServeDevLoginEndToEnd(t *testing.T) {
 // with the migrations applied at startup.
 func TestServePostgres(t *testing.T) {
 	url := pgtest.Schema(t)
-	logs := serveEndToEnd(t, "GATEHOUSE_DATABASE_URL", url)
+	logs := serveEndToEnd(t, "GATEHOUSE_DATABASE_URL", url, "GATEHOUSE_DATA_DIR", t.TempDir())
 	if !strings.Contains(logs, "applied a database migration") || !strings.Contains(logs, "database=\"postgres postgres://postgres@") {
 		t.Errorf("the log does not show the migration and the database:\n%s", logs)
 	}

@@ -1,0 +1,141 @@
+package cleanup
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/teststore"
+)
+
+var t0 = time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+
+// counting records the limits the loop deletes with, and can hold a
+// delete until released, as a slow database would.
+type counting struct {
+	gatehouse.Store
+	mu     sync.Mutex
+	limits []int
+	hold   chan struct{} // if set, each delete waits on it or its context
+	// entered, if set, gets a value as each delete starts.
+	entered chan struct{}
+}
+
+func (c *counting) record(ctx context.Context, limit int) error {
+	c.mu.Lock()
+	c.limits = append(c.limits, limit)
+	hold, entered := c.hold, c.entered
+	c.mu.Unlock()
+	if entered != nil {
+		entered <- struct{}{}
+	}
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (c *counting) DeleteExpiredLoginStates(ctx context.Context, t time.Time, limit int) (int64, error) {
+	if err := c.record(ctx, limit); err != nil {
+		return 0, err
+	}
+	return c.Store.DeleteExpiredLoginStates(ctx, t, limit)
+}
+
+func (c *counting) DeleteEndedSessions(ctx context.Context, t time.Time, limit int) (int64, error) {
+	if err := c.record(ctx, limit); err != nil {
+		return 0, err
+	}
+	return c.Store.DeleteEndedSessions(ctx, t, limit)
+}
+
+// seed stores n expired login states, n ended sessions and one of each
+// that is still live.
+func seed(t *testing.T, s gatehouse.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "test", Subject: "1"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n + 1 {
+		exp := t0.Add(-time.Second)
+		if i == n {
+			exp = t0.Add(time.Hour)
+		}
+		ls := &gatehouse.LoginState{StateHash: fmt.Sprint("s", i), BindingHash: fmt.Sprint("b", i), Provider: "test",
+			RedirectURI: "https://app/cb", CodeVerifier: "v", Nonce: "n", CreatedAt: exp.Add(-10 * time.Minute), ExpiresAt: exp}
+		if err := s.CreateLoginState(ctx, ls, "", 0); err != nil {
+			t.Fatal(err)
+		}
+		sess := &gatehouse.Session{ID: fmt.Sprint("sess", i), UserID: u.ID, Secret: []byte{1}, CurrentHash: fmt.Sprint("h", i),
+			CreatedAt: t0.Add(-time.Hour), LastUsedAt: t0.Add(-time.Hour), IdleExpiresAt: exp, ExpiresAt: t0.Add(time.Hour)}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func newLoop(s gatehouse.Store, tick <-chan time.Time) *Loop {
+	return start(Config{Store: s, Batch: 10, Now: func() time.Time { return t0 }, Logger: slog.New(slog.DiscardHandler)}, tick)
+}
+
+// TestRunDeletesInBatches: one run deletes everything that has ended, in
+// statements of at most Batch rows, and nothing that is live.
+func TestRunDeletesInBatches(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, s gatehouse.Store) {
+		seed(t, s, 25)
+		c := &counting{Store: s}
+		l := newLoop(c, nil)
+		defer l.Close()
+		got := l.Run(context.Background())
+		if got != (Result{LoginStates: 25, Sessions: 25}) {
+			t.Fatalf("Run = %+v, want 25 of each", got)
+		}
+		// 10, 10, 5 for each kind.
+		if len(c.limits) != 6 {
+			t.Fatalf("%d delete statements, want 6", len(c.limits))
+		}
+		for _, lim := range c.limits {
+			if lim != 10 {
+				t.Fatalf("a delete with limit %d, want 10", lim)
+			}
+		}
+		if again := l.Run(context.Background()); again != (Result{}) {
+			t.Fatalf("a second run deleted %+v, want nothing", again)
+		}
+		if _, _, err := s.SessionUser(context.Background(), "sess25"); err != nil {
+			t.Fatalf("the live session was deleted: %v", err)
+		}
+	})
+}
+
+// TestLoopRunsOnTickAndStopsOnClose: the loop runs on its tick, with a
+// context of its own, and Close cuts a run short and waits for it.
+func TestLoopRunsOnTickAndStopsOnClose(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, s gatehouse.Store) {
+		seed(t, s, 5)
+		c := &counting{Store: s, hold: make(chan struct{}), entered: make(chan struct{}, 10)}
+		tick := make(chan time.Time)
+		l := newLoop(c, tick)
+		tick <- t0
+		<-c.entered
+		// The run is now held inside its first delete; Close must not
+		// wait for the database.
+		closed := make(chan struct{})
+		go func() { l.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close waited for a held delete")
+		}
+	})
+}
