@@ -65,14 +65,18 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// ErrorCode returns the code of the first *Error in err's chain, or
-// EInternal for any other non-nil error.
+// ErrorCode returns the code of the first *Error in err's chain,
+// EUnavailable for an error wrapping ErrUnavailable, or EInternal for any
+// other non-nil error.
 func ErrorCode(err error) string {
 	if err == nil {
 		return ""
 	}
 	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Code
+	}
+	if errors.Is(err, ErrUnavailable) {
+		return EUnavailable
 	}
 	return EInternal
 }

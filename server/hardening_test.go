@@ -343,6 +343,9 @@ func TestLogoutDuringOutageSurvivesRestart(t *testing.T) {
 	}
 	// Reads still work (a lock, a full disk): the node refuses anyway.
 	wantInvalidToken(t, e.me(at))
+	if logs := e.logs.String(); !strings.Contains(logs, "reason=temporarily_unavailable") || !strings.Contains(logs, "queued=true") {
+		t.Fatalf("the audit line does not say the logout was queued during an outage:\n%s", logs)
+	}
 
 	// The node restarts; the database is still down for writes.
 	e.srv.Close()

@@ -170,7 +170,8 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		event = "logout_global"
 	}
 	if err != nil {
-		s.audit(r, event, userID, sessionID, err)
+		// Queued: recorded on this node, to be replayed.
+		s.audit(r, event, userID, sessionID, err, "queued", ended.Queued)
 		s.renderError(w, r, err)
 		return
 	}
