@@ -65,6 +65,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// TestBackends reads GATEHOUSE_TEST_POSTGRES during the first run, where
+// go test's cache records the variables a test reads: without it, setting
+// the variable after a cached SQLite-only pass would print that pass again
+// instead of running the PostgreSQL one (TestMain reads it only after).
+func TestBackends(t *testing.T) {
+	if backend == "sqlite" {
+		t.Logf("backends: sqlite, then postgres if %s is set (it is %v)", pgtest.EnvVar, os.Getenv(pgtest.EnvVar) != "")
+	}
+}
+
 // flagSet reports whether the go test flag name was given, for flags
 // (-fuzz, -list) that make a second run pointless.
 func flagSet(name string) bool {

@@ -557,6 +557,17 @@ func TestSec73CORSForSessions(t *testing.T) {
 		}
 	}
 	_, _, _, rt := e.signIn("a@example.com")
+	// A preflight never has side effects, even with the refresh cookie:
+	// no rotation, no logout, no cookie set.
+	for _, path := range []string{"/auth/refresh", "/auth/logout", "/auth/logout?scope=global"} {
+		for _, o := range []string{extra, "https://evil.example"} {
+			r := e.request(e.ts.Client(), http.MethodOptions, path, nil, "Origin", o, "Access-Control-Request-Method", "POST",
+				"Cookie", e.refreshCookieName()+"="+rt, csrf, "gatehouse")
+			if len(r.header.Values("Set-Cookie")) != 0 {
+				t.Errorf("preflight of %s from %s set a cookie: %v", path, o, r.header.Values("Set-Cookie"))
+			}
+		}
+	}
 	r := e.refreshWith(rt, "Origin", extra)
 	e.wantRefreshed(r)
 	if r.header.Get("Access-Control-Allow-Origin") != extra {

@@ -14,12 +14,16 @@ import (
 	"github.com/gatehouse/gatehouse/server"
 )
 
+// readHeaderTimeout is how long a client has to send its request
+// headers: a client that trickles them (Slowloris) is cut off after it.
+const readHeaderTimeout = 5 * time.Second
+
 // newHTTPServer returns the server for h, with the timeouts and limits that
 // bound what one client can hold of it.
 func newHTTPServer(h http.Handler, log slog.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       30 * time.Second,

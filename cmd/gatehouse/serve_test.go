@@ -346,3 +346,55 @@ func TestServeDevLoginSurvivesShutdown(t *testing.T) {
 		t.Errorf("no clean drain in the log:\n%s", logs)
 	}
 }
+
+// TestServeCutsSlowHeaders: clients that trickle their headers
+// (Slowloris) are cut off once the header timeout passes, and meanwhile a
+// legitimate request is answered at once.
+func TestServeCutsSlowHeaders(t *testing.T) {
+	base, logs, stop := startServe(t, "GATEHOUSE_DATA_DIR", t.TempDir())
+	defer stop()
+	host := strings.TrimPrefix(base, "http://")
+	var slow []net.Conn
+	for range 20 {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /me HTTP/1.1\r\nHost: localhost\r\nX-Slow: a")
+		slow = append(slow, c)
+	}
+	start := time.Now()
+	resp, err := http.Get(base + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz during the attack: %v, %v\n%s", resp, err, logs)
+	}
+	resp.Body.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("/healthz took %v during the attack", d)
+	}
+	// Each slow client keeps sending a byte now and then; the server
+	// closes it once the header timeout has passed.
+	deadline := time.Now().Add(readHeaderTimeout + 5*time.Second)
+	for _, c := range slow {
+		for {
+			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			_, err := c.Read(make([]byte, 512))
+			if err == io.EOF || (err != nil && !isTimeout(err)) {
+				break // closed by the server, or answered and closed
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a slow client was still connected %v after it started", time.Since(start))
+			}
+			c.Write([]byte("a"))
+		}
+	}
+	if took := time.Since(start); took < readHeaderTimeout-time.Second {
+		t.Fatalf("slow clients were cut after %v, before the header timeout", took)
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
