@@ -32,6 +32,7 @@ import (
 	"github.com/gatehouse/gatehouse/github/githubtest"
 	"github.com/gatehouse/gatehouse/internal/jwstest"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
+	"github.com/gatehouse/gatehouse/internal/testclock"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/postgres"
 	"github.com/gatehouse/gatehouse/sqlite"
@@ -154,7 +155,7 @@ type env struct {
 	// tokens the tests sign themselves.
 	sids    map[string]string
 	proxy   *pgtest.Proxy
-	clock   *clock
+	clock   *testclock.Clock
 	logs    *syncBuffer
 	browser *http.Client
 	// exchanges counts code exchanges per provider name.
@@ -181,23 +182,6 @@ type envOptions struct {
 	// proxy puts a relay the test can cut between a PostgreSQL store and
 	// its database (e.proxy).
 	proxy bool
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 type syncBuffer struct {
@@ -242,7 +226,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	}
 	e := &env{
 		t:         t,
-		clock:     &clock{t: time.Now().UTC().Truncate(time.Second)},
+		clock:     testclock.New(time.Now().UTC().Truncate(time.Second)),
 		logs:      &syncBuffer{},
 		exchanges: map[string]*atomic.Int32{},
 		sids:      map[string]string{},

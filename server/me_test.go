@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,7 +10,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/jwstest"
+	"github.com/gatehouse/gatehouse/internal/rawhttp"
 	"github.com/gatehouse/gatehouse/token"
 )
 
@@ -601,22 +600,7 @@ func wantNoUser(t *testing.T, r *response, userID string) {
 // server and returns the response.
 func (e *env) raw(req string) (*http.Response, []byte) {
 	e.t.Helper()
-	conn, err := net.DialTimeout("tcp", e.ts.Listener.Addr().String(), 5*time.Second)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, req); err != nil {
-		e.t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, body
+	return rawhttp.Do(e.t, e.ts.Listener.Addr().String(), req)
 }
 
 // TestSec58MalformedAuthorization: non-ASCII, percent-encoded, duplicated

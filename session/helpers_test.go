@@ -11,27 +11,10 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/testclock"
 	"github.com/gatehouse/gatehouse/internal/teststore"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
-
-// clock is a fake clock tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fault is a store whose calls can be made to fail the ways a database
 // does.
@@ -129,7 +112,7 @@ type fixture struct {
 	m     *Manager
 	store gatehouse.Store // the real store
 	fault *fault
-	clock *clock
+	clock *testclock.Clock
 	tick  chan time.Time
 	cfg   Config
 	// live is the live refresh token of each session start made.
@@ -139,7 +122,7 @@ type fixture struct {
 func newFixture(t *testing.T, store gatehouse.Store, opts ...func(*Config)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, store: store, fault: &fault{Store: store}, live: map[string]string{},
-		clock: &clock{t: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}}
+		clock: testclock.New(time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC))}
 	f.cfg = Config{
 		Store:       f.fault,
 		Now:         f.clock.Now,

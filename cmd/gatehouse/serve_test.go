@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
+	"github.com/gatehouse/gatehouse/internal/rawhttp"
 	"net/url"
 )
 
@@ -65,31 +66,6 @@ func TestBadConnectionSettingsNameTheSetting(t *testing.T) {
 	}
 }
 
-// rawRequest sends request on a new connection to base and reads the
-// answer.
-func rawRequest(t *testing.T, base, request string) (*http.Response, []byte) {
-	t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := io.WriteString(c, request); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
-}
-
 // TestServeAnswersUnreadableRequestsInJSON: the answers net/http writes
 // itself come out as the API's JSON errors.
 func TestServeAnswersUnreadableRequestsInJSON(t *testing.T) {
@@ -112,7 +88,7 @@ func TestServeAnswersUnreadableRequestsInJSON(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			resp, body := rawRequest(t, base, c.request)
+			resp, body := rawhttp.Do(t, strings.TrimPrefix(base, "http://"), c.request)
 			var e struct {
 				Error       string `json:"error"`
 				Description string `json:"error_description"`

@@ -9,7 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/gatehouse/gatehouse/internal/rawhttp"
 )
 
 // testErrorBody is a JSON body that names the status it was made for.
@@ -52,20 +53,7 @@ func TestOwnAnswersBecomeJSON(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			conn := dial(t, l)
-			if _, err := io.WriteString(conn, c.request); err != nil {
-				t.Fatal(err)
-			}
-			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp, body := rawhttp.Send(t, dial(t, l), c.request)
 			if resp.StatusCode != c.status {
 				t.Errorf("status: got %d, want %d", resp.StatusCode, c.status)
 			}
