@@ -32,15 +32,21 @@ var (
 	ErrTooMany = errors.New("gatehouse: too many records")
 )
 
-// MaxRetiredRefreshTokens is how many retired refresh token hashes a store
-// keeps per session: those of the session's last MaxRetiredRefreshTokens
-// rotations. Reuse detection needs them: a retired token presented again
+// Retired refresh token hashes: a store keeps at least those of a
+// session's last KeptRetiredRefreshTokens rotations, and every
+// RetiredPruneEvery rotations of the session it deletes the older ones, so
+// that a session has at most KeptRetiredRefreshTokens + RetiredPruneEvery
+// - 1 of them. Reuse detection needs them: a retired token presented again
 // ends its session. The grace window needs far fewer (a token at most a
 // few rotations behind). A token older than that is unknown: it is
 // refused, but no longer ends the session. With 15-minute access tokens
 // this is about eight hours of refreshes, and a session refreshed in a loop
-// cannot grow its table beyond it.
-const MaxRetiredRefreshTokens = 32
+// cannot grow its table beyond it. Pruning in batches keeps the delete off
+// most refreshes.
+const (
+	KeptRetiredRefreshTokens = 32
+	RetiredPruneEvery        = 16
+)
 
 // CheckText returns an error wrapping ErrInvalid if any value is not valid
 // UTF-8 or contains a NUL byte. Stores call it on every text they write.
@@ -137,9 +143,8 @@ type Store interface {
 	// update of that session can interleave with, calls update with it, its
 	// user as stored, and the time the token was retired (nil if it is the
 	// live one). update returns the session to store; if its CurrentHash
-	// changed, the old hash is recorded as retired at now, and only the
-	// newest MaxRetiredRefreshTokens retired hashes of the session are
-	// kept. It returns the stored session and the user read in the same
+	// changed, the old hash is recorded as retired at now, and older
+	// retired hashes are pruned as KeptRetiredRefreshTokens says. It returns the stored session and the user read in the same
 	// transaction, so that a caller answering from them needs nothing more
 	// from the database once the change is committed. If update returns
 	// an error, nothing is written and the error is returned. An unknown

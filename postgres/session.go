@@ -132,21 +132,31 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 		if err := gatehouse.CheckSession(next); err != nil {
 			return err
 		}
-		if next.CurrentHash != prev {
+		rotated := next.CurrentHash != prev
+		if rotated {
 			if _, err := tx.Exec(ctx, `INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ($1, $2, $3)`,
 				prev, next.ID, toDB(now)); err != nil {
 				return wrap(err)
 			}
+		}
+		var step, rotations int64
+		if rotated {
+			step = 1
+		}
+		if err := tx.QueryRow(ctx, `UPDATE sessions SET current_hash = $1, last_used_at = $2, idle_expires_at = $3,
+			revoked_at = $4, revoke_reason = $5, rotations = rotations + $6 WHERE id = $7 RETURNING rotations`,
+			next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), nullTime(next.RevokedAt), next.RevokeReason,
+			step, next.ID).Scan(&rotations); err != nil {
+			return wrap(err)
+		}
+		if rotated && rotations%gatehouse.RetiredPruneEvery == 0 {
+			// Keep the newest KeptRetiredRefreshTokens, in the order
+			// they were retired.
 			if _, err := tx.Exec(ctx, `DELETE FROM retired_refresh_tokens WHERE session_id = $1 AND seq <=
 				(SELECT seq FROM retired_refresh_tokens WHERE session_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`,
-				next.ID, gatehouse.MaxRetiredRefreshTokens); err != nil {
+				next.ID, gatehouse.KeptRetiredRefreshTokens); err != nil {
 				return wrap(err)
 			}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE sessions SET current_hash = $1, last_used_at = $2, idle_expires_at = $3,
-			revoked_at = $4, revoke_reason = $5 WHERE id = $6`,
-			next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), nullTime(next.RevokedAt), next.RevokeReason, next.ID); err != nil {
-			return wrap(err)
 		}
 		out, user = next, u
 		return nil

@@ -82,6 +82,29 @@ func scanSessionUser(row scanner) (*gatehouse.Session, *gatehouse.User, error) {
 	return sr.session(), ur.user(), nil
 }
 
+// rotationQueries are the statements of UpdateSessionByToken, by index.
+var rotationQueries = []string{
+	qSessionByHash: sessionUserSelect + ` WHERE s.current_hash = ?`,
+	qRetired:       `SELECT session_id, retired_at FROM retired_refresh_tokens WHERE hash = ?`,
+	qSessionByID:   sessionUserSelect + ` WHERE s.id = ?`,
+	qRetire:        `INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES (?, ?, ?)`,
+	qUpdateSession: `UPDATE sessions SET current_hash = ?, last_used_at = ?, idle_expires_at = ?,
+		revoked_at = ?, revoke_reason = ?, rotations = rotations + ? WHERE id = ? RETURNING rotations`,
+	// Keep the newest KeptRetiredRefreshTokens, by insertion order
+	// (rowid), which a fake clock cannot tie.
+	qPrune: `DELETE FROM retired_refresh_tokens WHERE session_id = ?1 AND rowid <=
+		(SELECT rowid FROM retired_refresh_tokens WHERE session_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)`,
+}
+
+const (
+	qSessionByHash = iota
+	qRetired
+	qSessionByID
+	qRetire
+	qUpdateSession
+	qPrune
+)
+
 // UpdateSessionByToken runs update on the session of a live or retired
 // refresh token, in one write transaction; the store's single writer
 // serializes it with every other write.
@@ -92,18 +115,29 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 	}
 	var out *gatehouse.Session
 	var user *gatehouse.User
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	// The statements of a refresh, the busiest write, are prepared.
+	stmts, err := s.prepare(ctx, rotationQueries...)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		st := func(i int) *sql.Stmt { return tx.StmtContext(ctx, stmts[i]) }
+		query := func(i int, args ...any) *sql.Row { return st(i).QueryRowContext(ctx, args...) }
+		exec := func(i int, args ...any) error {
+			_, err := st(i).ExecContext(ctx, args...)
+			return wrap(err)
+		}
 		var retiredAt *time.Time
-		old, u, err := scanSessionUser(tx.QueryRowContext(ctx, sessionUserSelect+` WHERE s.current_hash = ?`, tokenHash))
+		old, u, err := scanSessionUser(query(qSessionByHash, tokenHash))
 		if errors.Is(err, gatehouse.ErrNotFound) {
 			var id string
 			var at int64
-			if err := tx.QueryRowContext(ctx, `SELECT session_id, retired_at FROM retired_refresh_tokens WHERE hash = ?`, tokenHash).Scan(&id, &at); err != nil {
+			if err := query(qRetired, tokenHash).Scan(&id, &at); err != nil {
 				return wrap(err)
 			}
 			retired := fromDB(at)
 			retiredAt = &retired
-			old, u, err = scanSessionUser(tx.QueryRowContext(ctx, sessionUserSelect+` WHERE s.id = ?`, id))
+			old, u, err = scanSessionUser(query(qSessionByID, id))
 		}
 		if err != nil {
 			return err
@@ -116,23 +150,22 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 		if err := gatehouse.CheckSession(next); err != nil {
 			return err
 		}
-		if next.CurrentHash != prev {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES (?, ?, ?)`,
-				prev, next.ID, toDB(now)); err != nil {
-				return wrap(err)
-			}
-			// Keep the newest MaxRetiredRefreshTokens, by insertion
-			// order (rowid), which a fake clock cannot tie.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM retired_refresh_tokens WHERE session_id = ?1 AND rowid <=
-				(SELECT rowid FROM retired_refresh_tokens WHERE session_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)`,
-				next.ID, gatehouse.MaxRetiredRefreshTokens); err != nil {
-				return wrap(err)
+		rotated := next.CurrentHash != prev
+		var step, rotations int64
+		if rotated {
+			step = 1
+			if err := exec(qRetire, prev, next.ID, toDB(now)); err != nil {
+				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET current_hash = ?, last_used_at = ?, idle_expires_at = ?,
-			revoked_at = ?, revoke_reason = ? WHERE id = ?`,
-			next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), toNullDB(next.RevokedAt), next.RevokeReason, next.ID); err != nil {
+		if err := query(qUpdateSession, next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), toNullDB(next.RevokedAt), next.RevokeReason,
+			step, next.ID).Scan(&rotations); err != nil {
 			return wrap(err)
+		}
+		if rotated && rotations%gatehouse.RetiredPruneEvery == 0 {
+			if err := exec(qPrune, next.ID, gatehouse.KeptRetiredRefreshTokens); err != nil {
+				return err
+			}
 		}
 		out, user = next, u
 		return nil

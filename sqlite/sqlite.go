@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -31,6 +32,10 @@ import (
 type Store struct {
 	read  *sql.DB
 	write *sql.DB
+	// stmts holds the writer's prepared statements, by query: SQLite
+	// compiles a statement's text anew at every call otherwise, and the
+	// writer is the one thing every write waits for.
+	stmts sync.Map // string → *sql.Stmt
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -98,7 +103,37 @@ func Connect(ctx context.Context, path string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	var errs []error
+	s.stmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
+	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
+}
+
+// prepare returns the statements for queries, each prepared once on the
+// writer connection and reused by every later call; a transaction uses
+// them through tx.StmtContext. It must be called outside a transaction:
+// the writer pool has a single connection. Only queries on tables every
+// migrated schema has may be prepared this way.
+func (s *Store) prepare(ctx context.Context, queries ...string) ([]*sql.Stmt, error) {
+	out := make([]*sql.Stmt, len(queries))
+	for i, q := range queries {
+		if st, ok := s.stmts.Load(q); ok {
+			out[i] = st.(*sql.Stmt)
+			continue
+		}
+		st, err := s.write.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
+			st.Close()
+			st = prev.(*sql.Stmt)
+		}
+		out[i] = st
+	}
+	return out, nil
 }
 
 // Ping reports whether the database file can be read.

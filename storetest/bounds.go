@@ -14,50 +14,71 @@ import (
 // retired refresh tokens per session, pending logins per client and per
 // browser, batched cleanup, and a refused login that writes nothing.
 
-// testRetiredTokensBounded: a session rotated many times keeps only the
-// newest MaxRetiredRefreshTokens retired hashes, even when every rotation
-// happens at the same instant.
+// testRetiredTokensBounded: a session rotated many times keeps the newest
+// KeptRetiredRefreshTokens retired hashes and prunes the older ones every
+// RetiredPruneEvery rotations, even when every rotation happens at the
+// same instant; a grace answer (no rotation) counts for nothing.
 func testRetiredTokensBounded(t *testing.T, s *Harness) {
 	ctx := context.Background()
+	const kept, every = gatehouse.KeptRetiredRefreshTokens, gatehouse.RetiredPruneEvery
 	newSession(t, s, "1", "s1")
-	const rotations = gatehouse.MaxRetiredRefreshTokens + 20
-	prev := "rt-s1"
-	for i := range rotations {
-		next := fmt.Sprint("rt-s1-", i)
-		if _, _, err := s.UpdateSessionByToken(ctx, prev, t0, rotate(next, t0, nil)); err != nil {
-			t.Fatalf("rotation %d: %v", i, err)
+	tokens := []string{"rt-s1"}
+	rotate1 := func() {
+		t.Helper()
+		next := fmt.Sprint("rt-s1-", len(tokens))
+		if _, _, err := s.UpdateSessionByToken(ctx, tokens[len(tokens)-1], t0, rotate(next, t0, nil)); err != nil {
+			t.Fatalf("rotation %d: %v", len(tokens), err)
 		}
-		prev = next
+		tokens = append(tokens, next)
 	}
-	if n := s.Count(t, "retired_refresh_tokens"); n != gatehouse.MaxRetiredRefreshTokens {
-		t.Fatalf("retired_refresh_tokens = %d after %d rotations, want %d", n, rotations, gatehouse.MaxRetiredRefreshTokens)
+	retiredCount := func() int { t.Helper(); return s.Count(t, "retired_refresh_tokens") }
+	for range kept + every - 1 {
+		rotate1()
+		// A retired token looked up without rotating is no rotation.
+		if _, _, err := s.UpdateSessionByToken(ctx, tokens[len(tokens)-2], t0, rotate("x", t0, nil)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// The newest retired token is still known as retired; the oldest ones
-	// are forgotten.
-	newest := fmt.Sprint("rt-s1-", rotations-2)
-	var retired *time.Time
-	if _, _, err := s.UpdateSessionByToken(ctx, newest, t0, func(s *gatehouse.Session, _ *gatehouse.User, at *time.Time) (*gatehouse.Session, error) {
-		retired = at
-		return s, nil
-	}); err != nil || retired == nil {
-		t.Fatalf("the newest retired token: retired at %v, err %v; want it found as retired", retired, err)
+	// kept+every-1 rotations: pruned once, at rotation every, when fewer
+	// than kept had been retired.
+	if n := retiredCount(); n != kept+every-1 {
+		t.Fatalf("retired = %d after %d rotations, want %d", n, kept+every-1, kept+every-1)
 	}
-	oldestKept := fmt.Sprint("rt-s1-", rotations-2-gatehouse.MaxRetiredRefreshTokens+1)
-	if _, _, err := s.UpdateSessionByToken(ctx, oldestKept, t0, rotate("x", t0, nil)); err != nil {
-		t.Fatalf("the oldest kept retired token: %v", err)
+	rotate1() // rotation kept+every: prunes to kept
+	if n := retiredCount(); n != kept {
+		t.Fatalf("retired = %d after a pruning rotation, want %d", n, kept)
 	}
-	for _, gone := range []string{"rt-s1", "rt-s1-0", fmt.Sprint("rt-s1-", rotations-2-gatehouse.MaxRetiredRefreshTokens)} {
-		if _, _, err := s.UpdateSessionByToken(ctx, gone, t0, rotate("x", t0, nil)); !errors.Is(err, gatehouse.ErrNotFound) {
-			t.Errorf("%s: error = %v, want ErrNotFound (forgotten)", gone, err)
+	for range 3 * every {
+		rotate1()
+		if n := retiredCount(); n < kept || n > kept+every-1 {
+			t.Fatalf("retired = %d, want %d to %d", n, kept, kept+every-1)
+		}
+	}
+	// The newest kept retired tokens are known as retired; older ones are
+	// forgotten.
+	live := len(tokens) - 1
+	for i := live - kept; i < live; i++ {
+		var retired *time.Time
+		if _, _, err := s.UpdateSessionByToken(ctx, tokens[i], t0, func(s *gatehouse.Session, _ *gatehouse.User, at *time.Time) (*gatehouse.Session, error) {
+			retired = at
+			return s, nil
+		}); err != nil || retired == nil {
+			t.Fatalf("token %d of %d: retired at %v, err %v; want it found as retired", i, live, retired, err)
+		}
+	}
+	for _, i := range []int{0, 1, live - kept - every} {
+		if _, _, err := s.UpdateSessionByToken(ctx, tokens[i], t0, rotate("x", t0, nil)); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("token %d of %d: error = %v, want ErrNotFound (forgotten)", i, live, err)
 		}
 	}
 	// Another session's retired tokens are not touched.
+	before := retiredCount()
 	newSession(t, s, "2", "s2")
 	if _, _, err := s.UpdateSessionByToken(ctx, "rt-s2", t0, rotate("rt-s2-1", t0, nil)); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.Count(t, "retired_refresh_tokens"); n != gatehouse.MaxRetiredRefreshTokens+1 {
-		t.Fatalf("retired_refresh_tokens = %d, want %d", n, gatehouse.MaxRetiredRefreshTokens+1)
+	if n := retiredCount(); n != before+1 {
+		t.Fatalf("retired = %d, want %d", n, before+1)
 	}
 }
 
