@@ -88,7 +88,7 @@ func flagSet(name string) bool {
 // returns the database's URL (for SQLite, its path).
 // Through proxy (if not nil), the PostgreSQL store's connections pass a
 // relay the test can cut.
-func testStore(tb testing.TB, proxy **pgtest.Proxy) (store gatehouse.Store, db *sql.DB, url string) {
+func testStore(tb testing.TB, proxy **pgtest.Proxy, pgParams ...string) (store gatehouse.Store, db *sql.DB, url string) {
 	tb.Helper()
 	ctx := context.Background()
 	var err error
@@ -105,6 +105,9 @@ func testStore(tb testing.TB, proxy **pgtest.Proxy) (store gatehouse.Store, db *
 		if proxy != nil {
 			*proxy = pgtest.NewProxy(tb, pgtest.Host(tb, url))
 			storeURL = pgtest.WithHost(tb, url, (*proxy).Addr())
+		}
+		for i := 0; i+1 < len(pgParams); i += 2 {
+			storeURL = pgtest.WithParam(tb, storeURL, pgParams[i], pgParams[i+1])
 		}
 		if store, err = postgres.Open(ctx, storeURL); err != nil {
 			tb.Fatal(err)
@@ -182,6 +185,9 @@ type envOptions struct {
 	// proxy puts a relay the test can cut between a PostgreSQL store and
 	// its database (e.proxy).
 	proxy bool
+	// pgLockTimeout, if set, is the PostgreSQL store's lock_timeout: a
+	// statement waiting longer for a lock fails (as unavailable).
+	pgLockTimeout string
 }
 
 type syncBuffer struct {
@@ -245,7 +251,11 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if o.proxy {
 		proxy = &e.proxy
 	}
-	store, db, url := testStore(t, proxy)
+	var pgParams []string
+	if o.pgLockTimeout != "" {
+		pgParams = append(pgParams, "lock_timeout", o.pgLockTimeout)
+	}
+	store, db, url := testStore(t, proxy, pgParams...)
 	e.store, e.db, e.dbURL = store, db, url
 	t.Logf("store: %s", backend)
 

@@ -411,3 +411,75 @@ func TestRefreshReuseAuditReason(t *testing.T) {
 	}
 	t.Fatal("no refresh_reuse audit line")
 }
+
+// TestRefreshDuringTableLock (PostgreSQL): with the users table locked past
+// the store's lock timeout, a refresh answers 503 without having rotated
+// anything, and the browser's retry after the lock, long past the grace
+// window, succeeds. (Before the refresh read the user in its own
+// transaction, the rotation committed and only the answer failed, and the
+// retry ended the session as reuse.)
+func TestRefreshDuringTableLock(t *testing.T) {
+	if backend != "postgres" {
+		t.Skip("a table lock held by another connection is a PostgreSQL fault; SQLite's is in TestRefreshDuringOutage")
+	}
+	e := newEnv(t, func(o *envOptions) { o.pgLockTimeout = "300ms" })
+	b, _, at, _ := e.signIn("a@example.com")
+	sid := tokenClaims(t, at)["sid"].(string)
+	refresh := func() *response { return e.request(b, http.MethodPost, "/auth/refresh", nil, csrf, "gatehouse") }
+
+	tx, err := e.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`LOCK TABLE users IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, refresh(), http.StatusServiceUnavailable, gatehouse.EUnavailable)
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	e.wantRefreshed(refresh())
+	if got := e.query(`SELECT count(*) FROM sessions WHERE id = ? AND revoked_at IS NULL`, sid); got != "1" {
+		t.Fatal("the retry after the lock ended the session")
+	}
+}
+
+// TestLogoutDuringRealOutage (PostgreSQL): with the connection to the
+// database cut, a logout answers 503 and the node refuses the session at
+// once. The node restarts once the database is back (it cannot start
+// without it): it still refuses the session from its pending file, before
+// the replay, which then records the logout.
+func TestLogoutDuringRealOutage(t *testing.T) {
+	if backend != "postgres" {
+		t.Skip("the TCP relay stands in front of PostgreSQL; SQLite's outage is in TestLogoutDuringOutageSurvivesRestart")
+	}
+	pending := filepath.Join(t.TempDir(), "pending-logouts")
+	e := newEnv(t, func(o *envOptions) {
+		o.proxy = true
+		o.config = func(c *Config) { c.PendingLogoutsFile = pending }
+	})
+	_, _, at, rt := e.signIn("a@example.com")
+	e.proxy.Down()
+	wantError(t, e.logoutWith(rt, ""), http.StatusServiceUnavailable, gatehouse.EUnavailable)
+	wantInvalidToken(t, e.me(at))
+	e.srv.Close()
+
+	e.proxy.Up()
+	restarted, err := New(context.Background(), e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restarted.Close()
+	e.srv = restarted
+	if got := e.query(`SELECT count(*) FROM sessions WHERE revoked_at IS NULL`); got != "1" {
+		t.Fatalf("live sessions before the replay = %s, want 1 (the logout has not landed yet)", got)
+	}
+	wantInvalidToken(t, e.inProcess(http.MethodGet, "/me", "127.0.0.1:1", "", "Authorization", "Bearer "+at))
+	if left := restarted.sessions.Replay(context.Background()); left != 0 {
+		t.Fatalf("%d logouts wait after the database came back", left)
+	}
+	if got := e.query(`SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL`); got != "1" {
+		t.Fatalf("revoked sessions = %s, want 1", got)
+	}
+}

@@ -506,6 +506,11 @@ func TestSec56DisabledUser(t *testing.T) {
 	if setCookie(t, r, e.refreshCookieName()) != nil {
 		t.Error("a refused login set a refresh cookie")
 	}
+	// A refused login writes nothing: the profile is the one from before
+	// the account was disabled.
+	if got := e.query(`SELECT name FROM users WHERE id = ?`, userID); got != "Session User" {
+		t.Errorf("a refused login rewrote the profile: name = %q, want %q", got, "Session User")
+	}
 	if err := e.store.SetUserDisabled(context.Background(), userID, false, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
