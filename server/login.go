@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/clientip"
+	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/session"
 )
 
@@ -58,16 +59,8 @@ func hash(s string) string {
 // one client address may have at most Limits.PendingLoginsPerClient logins
 // in progress.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	p, err := s.provider(r)
+	p, err := s.loginProvider(r, s.limits.login)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if err := s.allow(s.limits.login, r); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if err := s.checkLoopbackOnly(p, r); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -104,6 +97,23 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		CodeVerifier: ls.CodeVerifier,
 		Nonce:        ls.Nonce,
 	})})
+}
+
+// loginProvider returns the provider of a login request (start or finish)
+// if r's client may use it now: within the rate limit l, and on this
+// machine for a loopback-only provider.
+func (s *Server) loginProvider(r *http.Request, l *ratelimit.Limiter) (*Provider, error) {
+	p, err := s.provider(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(l, r); err != nil {
+		return nil, err
+	}
+	if err := s.checkLoopbackOnly(p, r); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // checkLoopbackOnly refuses a login through a provider that lets anyone
@@ -152,16 +162,8 @@ type loginResponse struct {
 // Every check that can fail without the provider runs before the provider
 // is called.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	p, err := s.provider(r)
+	p, err := s.loginProvider(r, s.limits.authorize)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if err := s.allow(s.limits.authorize, r); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if err := s.checkLoopbackOnly(p, r); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
