@@ -152,7 +152,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 		}
 		providers = append(providers, server.Provider{Name: "dev", DisplayName: "Development login", RedirectURL: redirect, Provider: p})
 		mux.Handle(devlogin.Prefix+"/", dev)
-		log.Warn("the development login provider is enabled: anyone who can reach it can sign in as anyone")
+		log.Warn("the development login provider is enabled: anyone on this machine can sign in as anyone; it refuses every other client")
 	}
 
 	var secret []byte
