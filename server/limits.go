@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/ratelimit"
+	"github.com/gatehouse/gatehouse/session"
 )
 
 // Limits are the request limits of one Gatehouse node, per client address
@@ -37,7 +38,7 @@ var DefaultLimits = Limits{
 	Authorize:              ratelimit.Rate{N: 60, Per: time.Minute},
 	Refresh:                ratelimit.Rate{N: 600, Per: time.Minute},
 	Logout:                 ratelimit.Rate{N: 120, Per: time.Minute},
-	RefreshPerSession:      ratelimit.Rate{N: 12, Per: time.Minute},
+	RefreshPerSession:      session.DefaultRefreshRate,
 	PendingLoginsPerClient: 100,
 }
 

@@ -36,14 +36,17 @@ type Ended struct {
 //
 // If the database fails, the logout is queued (Ended.Queued, with the
 // store's error); if the queue is full, the error wraps ErrPendingFull and
-// nothing is queued.
+// nothing is queued. The *Ended is never nil.
 func (m *Manager) End(ctx context.Context, raw, previous string, global bool) (*Ended, error) {
 	if !WellFormed(raw) {
 		return &Ended{}, nil
 	}
+	if !WellFormed(previous) {
+		previous = ""
+	}
 	at := m.now()
 	ended, err := m.end(ctx, hash(raw), global, at, "logout")
-	if errors.Is(err, gatehouse.ErrNotFound) && previous != "" && WellFormed(previous) {
+	if errors.Is(err, gatehouse.ErrNotFound) && previous != "" {
 		// previous counts only if raw is its successor, which needs the
 		// session's secret: end through previous's session and check.
 		ended, err = m.endFallback(ctx, previous, raw, global, at)
@@ -54,13 +57,12 @@ func (m *Manager) End(ctx context.Context, raw, previous string, global bool) (*
 	case errors.Is(err, gatehouse.ErrUnavailable):
 		// Queue the token and, after a refresh whose outcome the client
 		// never learned, the one before it: whichever is live ends.
-		sid, _ := sessionID(raw)
-		if qerr := m.pending.add(pendingLogout{Hash: hash(raw), SessionID: sid, Global: global, At: at}); qerr != nil {
-			return &Ended{}, errors.Join(qerr, err)
-		}
-		if previous != "" && WellFormed(previous) {
-			psid, _ := sessionID(previous)
-			if qerr := m.pending.add(pendingLogout{Hash: hash(previous), SessionID: psid, Global: global, At: at}); qerr != nil {
+		for _, tok := range []string{raw, previous} {
+			if tok == "" {
+				continue
+			}
+			sid, _ := sessionID(tok)
+			if qerr := m.pending.add(pendingLogout{Hash: hash(tok), SessionID: sid, Global: global, At: at}); qerr != nil {
 				return &Ended{}, errors.Join(qerr, err)
 			}
 		}
@@ -69,6 +71,9 @@ func (m *Manager) End(ctx context.Context, raw, previous string, global bool) (*
 			q.Session = ended.Session
 		}
 		return q, err
+	}
+	if ended == nil {
+		ended = &Ended{}
 	}
 	return ended, err
 }

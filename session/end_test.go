@@ -340,3 +340,31 @@ func TestPendingFileOnlyWhileNeeded(t *testing.T) {
 		}
 	})
 }
+
+// broken is a store whose session updates fail with an error that is not
+// an outage.
+type broken struct{ gatehouse.Store }
+
+func (broken) UpdateSessionByToken(context.Context, string, time.Time,
+	func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, *gatehouse.User, error) {
+	return nil, nil, errors.New("broken")
+}
+
+// TestEndStoreFailureNotQueued: a store failure that is not an outage is
+// returned as it is, with a non-nil *Ended, and queues nothing.
+func TestEndStoreFailureNotQueued(t *testing.T) {
+	each(t, func(t *testing.T, s gatehouse.Store) {
+		f := newFixture(t, s, func(c *Config) { c.Store = broken{s} })
+		sess, raw, err := f.m.Start(context.Background(), f.user("1"), Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended, err := f.m.End(context.Background(), raw, "", true)
+		if err == nil || ended == nil || ended.Queued || f.m.Pending() != 0 {
+			t.Fatalf("End = %+v, %v; want a non-nil *Ended, the error, nothing queued", ended, err)
+		}
+		if f.stored(sess.ID).RevokedAt != nil {
+			t.Fatal("the session was revoked")
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -36,15 +37,18 @@ type pendingLogout struct {
 // and compacted as it grows. Each addition is synced to disk before the
 // logout is acknowledged.
 type pendingQueue struct {
-	mu      sync.Mutex
-	byHash  map[string]pendingLogout
-	bySID   map[string]int
-	max     int
-	path    string
-	f       *os.File
-	lines   int
-	closed  bool
-	lastErr error
+	// n is len(byHash), read without the lock: every request with an
+	// access token asks whether its session is blocked, and almost always
+	// nothing waits.
+	n      atomic.Int64
+	mu     sync.Mutex
+	byHash map[string]pendingLogout
+	bySID  map[string]int
+	max    int
+	path   string
+	f      *os.File
+	lines  int
+	closed bool
 }
 
 // openPending loads the waiting logouts from path (if any), drops those
@@ -159,6 +163,7 @@ func (q *pendingQueue) remember(p pendingLogout) {
 		return
 	}
 	q.byHash[p.Hash] = p
+	q.n.Store(int64(len(q.byHash)))
 	if p.SessionID != "" {
 		q.bySID[p.SessionID]++
 	}
@@ -170,6 +175,7 @@ func (q *pendingQueue) forget(h string) {
 		return
 	}
 	delete(q.byHash, h)
+	q.n.Store(int64(len(q.byHash)))
 	if p.SessionID != "" {
 		if q.bySID[p.SessionID]--; q.bySID[p.SessionID] <= 0 {
 			delete(q.bySID, p.SessionID)
@@ -195,34 +201,39 @@ func (q *pendingQueue) add(p pendingLogout) error {
 	return nil
 }
 
-// done removes a logout that no longer waits.
-func (q *pendingQueue) done(h string) {
+// done removes a logout that no longer waits. An error means the file
+// could not record it: the logout would be replayed once more after a
+// restart, which ends nothing new.
+func (q *pendingQueue) done(h string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if _, ok := q.byHash[h]; !ok {
-		return
+		return nil
 	}
 	q.forget(h)
 	if q.closed {
-		return
+		return nil
 	}
-	if err := q.append(pendingLogout{Hash: h, Done: true}); err != nil {
-		q.lastErr = err
-	}
+	err := q.append(pendingLogout{Hash: h, Done: true})
 	if len(q.byHash) == 0 || q.lines > 2*len(q.byHash)+64 {
-		if err := q.compact(); err != nil {
-			q.lastErr = err
-		}
+		err = errors.Join(err, q.compact())
 	}
+	return err
 }
 
 func (q *pendingQueue) blocked(sid string) bool {
+	if q.n.Load() == 0 {
+		return false
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.bySID[sid] > 0
 }
 
 func (q *pendingQueue) has(h string) bool {
+	if q.n.Load() == 0 {
+		return false
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	_, ok := q.byHash[h]
@@ -287,7 +298,7 @@ func (m *Manager) Replay(ctx context.Context) int {
 			break
 		}
 		if m.now().Sub(p.At) > m.maxAge {
-			m.pending.done(p.Hash)
+			m.forgetPending(p.Hash)
 			continue
 		}
 		ended, err := m.end(ctx, p.Hash, p.Global, p.At, "logout")
@@ -305,7 +316,15 @@ func (m *Manager) Replay(ctx context.Context) int {
 			// Not a token anyone can use again; do not retry forever.
 			m.log.Error("replaying a logout recorded during a database outage", "err", err)
 		}
-		m.pending.done(p.Hash)
+		m.forgetPending(p.Hash)
 	}
 	return m.pending.len()
+}
+
+// forgetPending removes a logout from the queue, logging a file that
+// could not record it.
+func (m *Manager) forgetPending(h string) {
+	if err := m.pending.done(h); err != nil {
+		m.log.Warn("recording a replayed logout in the pending file", "err", err)
+	}
 }

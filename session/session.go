@@ -49,6 +49,8 @@ const (
 	DefaultMaxPending = 10_000
 	// maxUserAgentLen caps the User-Agent kept with a session.
 	maxUserAgentLen = 256
+	// maxIPLen caps the client address kept with a session.
+	maxIPLen = 64
 	// maxSuccessorChain is how many rotations a token retired within the
 	// grace window may be behind the live one.
 	maxSuccessorChain = 8
@@ -102,7 +104,6 @@ type Manager struct {
 	log                 *slog.Logger
 	refreshLimit        *ratelimit.Limiter
 	pending             *pendingQueue
-	retryEvery          time.Duration
 	stop                context.CancelFunc
 	done                chan struct{}
 	closeOnce           sync.Once
@@ -176,7 +177,6 @@ func newManager(cfg Config, tick <-chan time.Time) (*Manager, error) {
 		now:          cfg.Now,
 		log:          cfg.Logger,
 		refreshLimit: ratelimit.New(rate, ratelimit.DefaultMaxKeys),
-		retryEvery:   retryEvery(cfg),
 		done:         make(chan struct{}),
 		replayed:     make(chan struct{}, 1),
 		tick:         tick,
@@ -237,7 +237,7 @@ func (m *Manager) Start(ctx context.Context, u *gatehouse.User, c Client) (*gate
 		ExpiresAt:     now.Add(m.maxAge),
 		IdleExpiresAt: minTime(now.Add(m.idle), now.Add(m.maxAge)),
 		UserAgent:     gatehouse.CleanText(c.UserAgent, maxUserAgentLen),
-		IP:            gatehouse.CleanText(c.IP, 64),
+		IP:            gatehouse.CleanText(c.IP, maxIPLen),
 	}
 	raw := newToken(sess.ID)
 	sess.CurrentHash = hash(raw)
@@ -253,13 +253,12 @@ func (m *Manager) Start(ctx context.Context, u *gatehouse.User, c Client) (*gate
 // it may be waiting on this node: revocation takes effect on the next
 // request, with no cache in between.
 func (m *Manager) Authenticate(ctx context.Context, sid, sub string) (*gatehouse.Session, *gatehouse.User, error) {
-	ended := gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended or the user no longer exists")
 	if m.pending.blocked(sid) {
-		return nil, nil, ended
+		return nil, nil, gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended")
 	}
 	sess, u, err := m.store.SessionUser(ctx, sid)
 	if errors.Is(err, gatehouse.ErrNotFound) {
-		return nil, nil, ended
+		return nil, nil, gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended or the user no longer exists")
 	}
 	if err != nil {
 		return nil, nil, err
@@ -269,9 +268,6 @@ func (m *Manager) Authenticate(ctx context.Context, sid, sub string) (*gatehouse
 	}
 	return sess, u, nil
 }
-
-// Grace returns the grace window in force.
-func (m *Manager) Grace() time.Duration { return m.grace }
 
 // IdleTimeout returns the idle timeout in force.
 func (m *Manager) IdleTimeout() time.Duration { return m.idle }

@@ -187,7 +187,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	mux.Handle("GET /auth/{provider}", page)
 	// More specific than the page's redirect route above: the API's own
 	// /auth/… paths (a GET on refresh or logout gets the API's 405).
-	for _, p := range []string{"providers", "refresh", "logout", "sessions"} {
+	for _, p := range server.ReservedNames {
 		mux.Handle("GET /auth/"+p, api)
 	}
 	mux.Handle("GET "+demo.AssetPrefix, page)
