@@ -93,9 +93,23 @@ type SigningKey struct {
 	ID string
 	// Algorithm is the one JWS algorithm this key is used with.
 	Algorithm string
-	// PrivateKey is the PKCS #8 DER encoding of the private key.
+	// PrivateKey is the PKCS #8 DER encoding of the private key, or that
+	// encoding sealed with the operator's encryption key (package keys
+	// tells them apart).
 	PrivateKey []byte
 	CreatedAt  time.Time
+	// ActivatesAt is when the key starts signing. Until then it is
+	// published, so that verifiers have it before the first token it
+	// signs reaches them.
+	ActivatesAt time.Time
+	// RetiresAt is when the key stops signing (its successor's
+	// ActivatesAt), or zero while no successor is planned. A retired key
+	// is still published and verifies until every token it signed has
+	// expired.
+	RetiresAt time.Time
+	// RevokedAt is when an operator revoked the key, or zero: a revoked
+	// key neither signs, verifies nor is published.
+	RevokedAt time.Time
 }
 
 // Session is one signed-in browser: what a successful login starts and each

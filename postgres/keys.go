@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/jackc/pgx/v5"
@@ -10,7 +11,7 @@ import (
 func signingKeys(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }) ([]*gatehouse.SigningKey, error) {
-	rows, err := q.Query(ctx, `SELECT kid, algorithm, private_key, created_at FROM signing_keys ORDER BY created_at, kid`)
+	rows, err := q.Query(ctx, `SELECT kid, algorithm, private_key, created_at, activates_at, retires_at, revoked_at FROM signing_keys ORDER BY created_at, kid`)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -18,10 +19,17 @@ func signingKeys(ctx context.Context, q interface {
 	var keys []*gatehouse.SigningKey
 	for rows.Next() {
 		var k gatehouse.SigningKey
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, &k.CreatedAt); err != nil {
+		var retires, revoked *time.Time
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, &k.CreatedAt, &k.ActivatesAt, &retires, &revoked); err != nil {
 			return nil, wrap(err)
 		}
-		k.CreatedAt = fromDB(k.CreatedAt)
+		k.CreatedAt, k.ActivatesAt = fromDB(k.CreatedAt), fromDB(k.ActivatesAt)
+		if retires != nil {
+			k.RetiresAt = fromDB(*retires)
+		}
+		if revoked != nil {
+			k.RevokedAt = fromDB(*revoked)
+		}
 		keys = append(keys, &k)
 	}
 	return keys, wrap(rows.Err())
@@ -59,8 +67,8 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]*gatehouse.
 			if err := gatehouse.CheckText(k.ID, k.Algorithm); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key, created_at) VALUES ($1, $2, $3, $4)`,
-				k.ID, k.Algorithm, k.PrivateKey, toDB(k.CreatedAt)); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				k.ID, k.Algorithm, k.PrivateKey, toDB(k.CreatedAt), toDB(k.ActivatesAt), nullIfZero(k.RetiresAt), nullIfZero(k.RevokedAt)); err != nil {
 				return wrap(err)
 			}
 		}
@@ -70,4 +78,12 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]*gatehouse.
 		return nil, err
 	}
 	return out, nil
+}
+
+// nullIfZero stores an optional time as NULL when it is the zero time.
+func nullIfZero(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return toDB(t)
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -10,7 +11,7 @@ import (
 func signingKeys(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }) ([]*gatehouse.SigningKey, error) {
-	rows, err := q.QueryContext(ctx, `SELECT kid, algorithm, private_key, created_at FROM signing_keys ORDER BY created_at, kid`)
+	rows, err := q.QueryContext(ctx, `SELECT kid, algorithm, private_key, created_at, activates_at, retires_at, revoked_at FROM signing_keys ORDER BY created_at, kid`)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -18,11 +19,13 @@ func signingKeys(ctx context.Context, q interface {
 	var keys []*gatehouse.SigningKey
 	for rows.Next() {
 		var k gatehouse.SigningKey
-		var created int64
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, &created); err != nil {
+		var created, activates int64
+		var retires, revoked sql.NullInt64
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, &created, &activates, &retires, &revoked); err != nil {
 			return nil, wrap(err)
 		}
-		k.CreatedAt = fromDB(created)
+		k.CreatedAt, k.ActivatesAt = fromDB(created), fromDB(activates)
+		k.RetiresAt, k.RevokedAt = zeroIfNull(retires), zeroIfNull(revoked)
 		keys = append(keys, &k)
 	}
 	return keys, wrap(rows.Err())
@@ -52,8 +55,8 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]*gatehouse.
 			if err := gatehouse.CheckText(k.ID, k.Algorithm); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key, created_at) VALUES (?, ?, ?, ?)`,
-				k.ID, k.Algorithm, k.PrivateKey, toDB(k.CreatedAt)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				k.ID, k.Algorithm, k.PrivateKey, toDB(k.CreatedAt), toDB(k.ActivatesAt), nullIfZero(k.RetiresAt), nullIfZero(k.RevokedAt)); err != nil {
 				return wrap(err)
 			}
 		}
@@ -63,4 +66,20 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]*gatehouse.
 		return nil, err
 	}
 	return out, nil
+}
+
+// zeroIfNull and nullIfZero store an optional time as NULL when it is the
+// zero time.
+func zeroIfNull(us sql.NullInt64) time.Time {
+	if !us.Valid {
+		return time.Time{}
+	}
+	return fromDB(us.Int64)
+}
+
+func nullIfZero(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return toDB(t)
 }

@@ -472,7 +472,8 @@ func testSigningKeys(t *testing.T, s *Harness) {
 		t.Fatalf("SigningKeys on an empty store = %v, %v; want none", keys, err)
 	}
 	k1 := &gatehouse.SigningKey{ID: "k1", Algorithm: "ES256", PrivateKey: []byte{1, 2, 3}, CreatedAt: t0}
-	k2 := &gatehouse.SigningKey{ID: "k2", Algorithm: "EdDSA", PrivateKey: []byte{4, 5}, CreatedAt: t0.Add(time.Hour)}
+	k2 := &gatehouse.SigningKey{ID: "k2", Algorithm: "EdDSA", PrivateKey: []byte{4, 5}, CreatedAt: t0.Add(time.Hour),
+		ActivatesAt: t0.Add(2 * time.Hour), RetiresAt: t0.Add(3 * time.Hour), RevokedAt: t0.Add(4 * time.Hour)}
 	if _, err := s.UpdateSigningKeys(ctx, func(old []*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) {
 		return append(old, k2, k1), nil
 	}); err != nil {
@@ -485,8 +486,13 @@ func testSigningKeys(t *testing.T, s *Harness) {
 	if len(keys) != 2 || keys[0].ID != "k1" || keys[1].ID != "k2" {
 		t.Fatalf("SigningKeys = %v, want k1 then k2 (oldest first)", keys)
 	}
-	if string(keys[1].PrivateKey) != string(k2.PrivateKey) || keys[1].Algorithm != "EdDSA" || !keys[1].CreatedAt.Equal(k2.CreatedAt) {
-		t.Errorf("key k2 = %+v, want %+v", keys[1], k2)
+	if got := keys[1]; string(got.PrivateKey) != string(k2.PrivateKey) || got.Algorithm != "EdDSA" || !got.CreatedAt.Equal(k2.CreatedAt) ||
+		!got.ActivatesAt.Equal(k2.ActivatesAt) || !got.RetiresAt.Equal(k2.RetiresAt) || !got.RevokedAt.Equal(k2.RevokedAt) {
+		t.Errorf("key k2 = %+v, want %+v", got, k2)
+	}
+	// A key with no successor planned and not revoked keeps zero times.
+	if got := keys[0]; !got.RetiresAt.IsZero() || !got.RevokedAt.IsZero() {
+		t.Errorf("key k1 retires %v, revoked %v; want zero times", got.RetiresAt, got.RevokedAt)
 	}
 }
 

@@ -1,0 +1,8 @@
+-- Signing keys rotate: a key is published before it signs (activates_at),
+-- stops signing when its successor activates (retires_at), and an operator
+-- can revoke it (revoked_at). Keys stored before rotation existed signed
+-- from their creation.
+ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER NOT NULL DEFAULT 0;
+UPDATE signing_keys SET activates_at = created_at;
+ALTER TABLE signing_keys ADD COLUMN retires_at INTEGER;
+ALTER TABLE signing_keys ADD COLUMN revoked_at INTEGER;
