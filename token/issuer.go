@@ -24,6 +24,11 @@ type Claims struct {
 	ID        string
 }
 
+// Signer gives the key that signs new tokens.
+type Signer interface {
+	Signing() *Key
+}
+
 // Issuer mints access tokens. An ES256 token's signature always has the
 // low s (s ≤ n/2) that Verifier requires.
 type Issuer struct {
@@ -33,8 +38,9 @@ type Issuer struct {
 	Audience string
 	// TTL is how long a token is valid.
 	TTL time.Duration
-	// Keys holds the signing key.
-	Keys *KeySet
+	// Keys gives the key that signs now: a fixed KeySet, or a rotating
+	// set (package keys).
+	Keys Signer
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
