@@ -264,6 +264,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sk.ActivatesAt = sk.CreatedAt
 	if _, err := store.UpdateSigningKeys(context.Background(), func([]*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) {
 		return []*gatehouse.SigningKey{sk}, nil
 	}); err != nil {

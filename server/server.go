@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/cleanup"
 	"github.com/gatehouse/gatehouse/clientip"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/token"
 )
@@ -34,13 +35,20 @@ import (
 // Defaults for Config fields left zero.
 const (
 	DefaultAccessTokenTTL = 15 * time.Minute
-	DefaultAlgorithm      = token.ES256
+	DefaultAlgorithm      = keys.DefaultAlgorithm
+	// DefaultKeyRotation is how long a signing key signs before the next
+	// one takes over.
+	DefaultKeyRotation = keys.DefaultRotation
 	// MaxAccessTokenTTL is the longest access token lifetime allowed.
 	MaxAccessTokenTTL = time.Hour
 	// LoginTTL is how long a started login stays usable.
 	LoginTTL = 10 * time.Minute
 	// Leeway is the clock skew allowed when verifying access tokens.
 	Leeway = 30 * time.Second
+	// KeyRetention is how long a retired signing key still verifies: the
+	// longest any access token can live, whatever AccessTokenTTL a node
+	// was given, plus the leeway.
+	KeyRetention = MaxAccessTokenTTL + Leeway
 	// ExchangeTimeout bounds the whole code exchange with a provider.
 	ExchangeTimeout = 25 * time.Second
 	// DefaultSessionIdleTimeout ends a session not refreshed for a week.
@@ -90,8 +98,16 @@ type Config struct {
 	// AccessTokenTTL defaults to DefaultAccessTokenTTL.
 	AccessTokenTTL time.Duration
 	// Algorithm signs access tokens: ES256 (default), EdDSA or RS256. A key
-	// is generated and stored on first use.
+	// is generated and stored on first use. Changing it rolls over through
+	// a key rotation, so tokens already issued stay valid.
 	Algorithm string
+	// KeyRotation is how long a signing key signs before its successor
+	// takes over (package keys); it defaults to DefaultKeyRotation.
+	KeyRotation time.Duration
+	// EncryptionKey, if set, is a 32-byte key that seals the private
+	// signing keys in the store (AES-256-GCM). Without it the database
+	// holds them in the clear.
+	EncryptionKey []byte
 	// HMACSecret, if set, makes Gatehouse sign with HS256 and this secret
 	// instead, for applications migrating from a shared secret. Every
 	// verifier then needs the secret, and can mint tokens with it.
@@ -142,7 +158,7 @@ type Server struct {
 	now       func() time.Time
 	issuer    *token.Issuer
 	verifier  *token.Verifier
-	keys      *token.KeySet
+	keys      keySource
 	providers map[string]*Provider
 	listing   []providerInfo
 
@@ -264,7 +280,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.listing = append(s.listing, providerInfo{Name: p.Name, DisplayName: p.DisplayName})
 	}
 
-	if s.keys, err = loadKeys(ctx, cfg, s.now()); err != nil {
+	if s.keys, err = loadKeys(ctx, cfg, s.now, s.log); err != nil {
 		return nil, err
 	}
 	s.issuer = &token.Issuer{Issuer: s.publicURL, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL, Keys: s.keys, Now: s.now}
@@ -289,11 +305,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // Close stops the server's background work: the cleanup of expired login
-// states and ended sessions, and the replay of logouts the database could
+// states and ended sessions, the reloading of the signing keys, and the
+// replay of logouts the database could
 // not record (which stay in Config.PendingLogoutsFile for the next start).
 // It does not close the store.
 func (s *Server) Close() error {
-	return errors.Join(s.cleanup.Close(), s.sessions.Close())
+	return errors.Join(s.cleanup.Close(), s.sessions.Close(), s.keys.Close())
 }
 
 // ParseBaseURL parses an absolute http(s) URL with no query, fragment or
@@ -346,78 +363,54 @@ func checkOrigin(o string, insecure bool) error {
 	return nil
 }
 
-// loadKeys returns the key set: the HMAC secret if one is configured, or
-// else the stored keys, creating a key for the configured algorithm if there
-// is none. The check-and-create runs in one store transaction, so nodes
-// starting together agree on one key.
-func loadKeys(ctx context.Context, cfg Config, now time.Time) (*token.KeySet, error) {
+// loadKeys returns the signing keys: the HMAC secret if one is configured
+// (it never rotates), or else the stored keys, rotating (package keys).
+func loadKeys(ctx context.Context, cfg Config, now func() time.Time, log *slog.Logger) (keySource, error) {
 	if len(cfg.HMACSecret) > 0 {
 		if cfg.Algorithm != "" && cfg.Algorithm != token.HS256 {
-			return nil, fmt.Errorf("server: an HMAC secret signs with HS256; it cannot be combined with algorithm %s", cfg.Algorithm)
+			return nil, fmt.Errorf("server: Config.HMACSecret signs with HS256; it cannot be combined with Config.Algorithm %s", cfg.Algorithm)
+		}
+		if cfg.EncryptionKey != nil {
+			return nil, errors.New("server: Config.EncryptionKey seals stored keys; with Config.HMACSecret nothing is stored")
 		}
 		k, err := token.NewHMACKey(cfg.HMACSecret)
 		if err != nil {
-			return nil, fmt.Errorf("server: %w", err)
+			return nil, fmt.Errorf("server: Config.HMACSecret: %w", err)
 		}
-		return token.NewKeySet(k)
-	}
-	alg := cfg.Algorithm
-	if alg == "" {
-		alg = DefaultAlgorithm
-	}
-	switch alg {
-	case token.ES256, token.EdDSA, token.RS256:
-	default:
-		return nil, fmt.Errorf("server: unsupported signing algorithm %q (use ES256, EdDSA or RS256)", alg)
-	}
-	hasAlg := func(keys []*gatehouse.SigningKey) bool {
-		for _, k := range keys {
-			if k.Algorithm == alg {
-				return true
-			}
+		set, err := token.NewKeySet(k)
+		if err != nil {
+			return nil, err
 		}
-		return false
+		return fixedKeys{set}, nil
 	}
-	stored, err := cfg.Store.SigningKeys(ctx)
+	m, err := keys.New(ctx, keys.Config{
+		Store:         cfg.Store,
+		Algorithm:     cfg.Algorithm,
+		Rotation:      cfg.KeyRotation,
+		Retain:        KeyRetention,
+		EncryptionKey: cfg.EncryptionKey,
+		Background:    true,
+		Now:           now,
+		Logger:        log,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("server: loading signing keys: %w", err)
+		return nil, fmt.Errorf("server: %w", err)
 	}
-	if !hasAlg(stored) {
-		stored, err = cfg.Store.UpdateSigningKeys(ctx, func(keys []*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) {
-			if hasAlg(keys) {
-				return keys, nil
-			}
-			k, err := token.GenerateKey(alg, now)
-			if err != nil {
-				return nil, err
-			}
-			return append(keys, k), nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("server: creating a signing key: %w", err)
-		}
-	}
-	// The newest key of the configured algorithm signs; every stored key
-	// verifies, so tokens signed before an algorithm change stay valid
-	// until they expire.
-	var signing *token.Key
-	var others []*token.Key
-	for _, sk := range stored {
-		k, err := token.ParseKey(sk)
-		if err != nil {
-			return nil, fmt.Errorf("server: %w", err)
-		}
-		if k.Algorithm == alg {
-			if signing != nil {
-				others = append(others, signing)
-			}
-			signing = k
-		} else {
-			others = append(others, k)
-		}
-	}
-	return token.NewKeySet(signing, others...)
+	return m, nil
 }
+
+// keySource is what the server signs and verifies with, and publishes.
+type keySource interface {
+	token.Signer
+	token.KeySource
+	JWKS() []byte
+	Close() error
+}
+
+// fixedKeys is a key set that never changes (the HMAC secret).
+type fixedKeys struct{ *token.KeySet }
+
+func (fixedKeys) Close() error { return nil }
 
 // ServeHTTP serves the Gatehouse API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

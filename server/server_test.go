@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/testclock"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/sqlite"
 	"github.com/gatehouse/gatehouse/token"
 )
@@ -85,20 +87,24 @@ func TestNewRefusesBadConfig(t *testing.T) {
 }
 
 // TestSigningKeyCreatedOnceAndReused: the first start stores a key of the
-// configured algorithm; later starts use it; a new algorithm adds a key and
-// keeps the old one for verification.
+// configured algorithm; later starts use it; a new algorithm adds a key,
+// signs with it after the publication lead, and keeps the old one for
+// verification.
 func TestSigningKeyCreatedOnceAndReused(t *testing.T) {
 	store := openStore(t)
 	ctx := context.Background()
-	cfg := Config{PublicURL: "http://localhost:8080", Store: store}
+	clock := testclock.New(time.Now().UTC().Truncate(time.Second))
+	cfg := Config{PublicURL: "http://localhost:8080", Store: store, Now: clock.Now}
 	s1, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s1.Close() })
 	s2, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s2.Close() })
 	if s1.keys.Signing().ID != s2.keys.Signing().ID {
 		t.Fatalf("restart signs with %s, want the stored %s", s2.keys.Signing().ID, s1.keys.Signing().ID)
 	}
@@ -111,15 +117,22 @@ func TestSigningKeyCreatedOnceAndReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s3.Close() })
+	// The new algorithm rolls over through a rotation: its key is
+	// published first and signs once verifiers have had time to fetch it.
+	if got := s3.keys.Signing().Algorithm; got != token.ES256 {
+		t.Fatalf("signing algorithm right after the change = %s, want ES256 until the EdDSA key is published long enough", got)
+	}
+	clock.Advance(keys.PublishLead)
 	if got := s3.keys.Signing().Algorithm; got != token.EdDSA {
-		t.Fatalf("signing algorithm = %s, want EdDSA", got)
+		t.Fatalf("signing algorithm after the publication lead = %s, want EdDSA", got)
 	}
 	if _, err := s3.verifier.Verify(raw); err != nil {
 		t.Fatalf("a token signed before the algorithm change no longer verifies: %v", err)
 	}
-	keys, err := store.SigningKeys(ctx)
-	if err != nil || len(keys) != 2 {
-		t.Fatalf("stored keys = %d (%v), want 2", len(keys), err)
+	stored, err := store.SigningKeys(ctx)
+	if err != nil || len(stored) != 2 {
+		t.Fatalf("stored keys = %d (%v), want 2", len(stored), err)
 	}
 }
 

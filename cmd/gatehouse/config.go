@@ -8,11 +8,13 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/devlogin"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/token"
@@ -36,6 +38,8 @@ type config struct {
 	AccessTokenTTL     time.Duration
 	JWTAlg             string
 	JWTSecret          string
+	KeyRotation        time.Duration
+	EncryptionKey      string
 	InsecureAllowHTTP  bool
 	LogFormat          string
 	SessionIdleTimeout time.Duration
@@ -56,6 +60,7 @@ type config struct {
 	corsOrigins    []string
 	trustedProxies []netip.Prefix
 	maxConnections int
+	encryptionKey  []byte
 	limits         server.Limits
 	devLogin       bool
 	db             database
@@ -107,6 +112,8 @@ func (c *config) settings() []setting {
 		{"GATEHOUSE_ACCESS_TOKEN_TTL", "access-token-ttl", "15m", "access token lifetime, 1m to 1h", &c.AccessTokenTTL},
 		{"GATEHOUSE_JWT_ALG", "jwt-alg", "", "signing algorithm: ES256 (default), EdDSA or RS256", &c.JWTAlg},
 		{"GATEHOUSE_JWT_SECRET", "jwt-secret", "", "opt-in HS256 shared secret, at least 32 random bytes (prefer the environment variable)", &c.JWTSecret},
+		{"GATEHOUSE_KEY_ROTATION", "key-rotation", "30d", "how long a signing key signs before the next one takes over (at least 1h); the next key is published 10m before", &c.KeyRotation},
+		{"GATEHOUSE_ENCRYPTION_KEY", "encryption-key", "", "32 random bytes in base64 that encrypt the private signing keys in the database (`openssl rand -base64 32`; prefer the environment variable)", &c.EncryptionKey},
 		{"GATEHOUSE_INSECURE_ALLOW_HTTP", "insecure-allow-http", "false", "allow plain-http public and app URLs on non-loopback hosts; MUST NOT be used in production", &c.InsecureAllowHTTP},
 		{"GATEHOUSE_LOG_FORMAT", "log-format", "text", "log format: text or json", &c.LogFormat},
 		{"GATEHOUSE_SESSION_IDLE_TIMEOUT", "session-idle-timeout", "7d", "end a session not refreshed for this long", &c.SessionIdleTimeout},
@@ -141,14 +148,15 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (*co
 }
 
 // loadDatabaseConfig is loadConfig for commands that need only the
-// database settings, such as migrate; extra adds the command's own flags.
-func loadDatabaseConfig(name string, args []string, getenv func(string) string, usage io.Writer, extra func(*flag.FlagSet)) (*config, error) {
+// database settings, such as migrate, and the settings named in more;
+// extra adds the command's own flags.
+func loadDatabaseConfig(name string, args []string, getenv func(string) string, usage io.Writer, extra func(*flag.FlagSet), more ...string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(usage)
 	var settings []setting
 	for _, s := range c.settings() {
-		if s.env == "GATEHOUSE_DATA_DIR" || s.env == "GATEHOUSE_DATABASE_URL" {
+		if s.env == "GATEHOUSE_DATA_DIR" || s.env == "GATEHOUSE_DATABASE_URL" || slices.Contains(more, s.env) {
 			settings = append(settings, s)
 		}
 	}
@@ -159,7 +167,24 @@ func loadDatabaseConfig(name string, args []string, getenv func(string) string, 
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
+	if err := c.checkEncryptionKey(); err != nil {
+		return nil, err
+	}
 	return c, c.checkDatabase()
+}
+
+// checkEncryptionKey decodes GATEHOUSE_ENCRYPTION_KEY, if set.
+func (c *config) checkEncryptionKey() error {
+	if c.EncryptionKey == "" {
+		return nil
+	}
+	k, err := keys.ParseEncryptionKey(c.EncryptionKey)
+	if err != nil {
+		// The message never repeats the value: it is a secret.
+		return fmt.Errorf("GATEHOUSE_ENCRYPTION_KEY: %w", err)
+	}
+	c.encryptionKey = k
+	return nil
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
@@ -290,6 +315,9 @@ func (c *config) check() error {
 	}
 
 	if err := c.checkDatabase(); err != nil {
+		return err
+	}
+	if err := c.checkEncryptionKey(); err != nil {
 		return err
 	}
 	if c.SessionIdleTimeout < time.Minute {

@@ -3,6 +3,7 @@
 //	gatehouse serve [flags]
 //	gatehouse migrate [--dry-run]
 //	gatehouse user disable|enable USER_ID
+//	gatehouse keys list|rotate|revoke KID
 //
 // With no configuration at all it serves on http://localhost:8080 from an
 // SQLite file in the working directory, with the development login provider
@@ -36,6 +37,7 @@ commands:
   serve     run the server (gatehouse serve -h lists its settings)
   migrate   apply the database migrations; --dry-run lists them
   user      disable or enable a user (gatehouse user disable USER_ID)
+  keys      list, rotate or revoke the signing keys (gatehouse keys list)
   version   print the version
 `
 
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, cfg, dryRun, stdout)
 	case "user":
 		return runUser(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return nil
@@ -167,6 +171,8 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 		Providers:          providers,
 		AccessTokenTTL:     cfg.AccessTokenTTL,
 		Algorithm:          cfg.JWTAlg,
+		KeyRotation:        cfg.KeyRotation,
+		EncryptionKey:      cfg.encryptionKey,
 		HMACSecret:         secret,
 		Logger:             log,
 		InsecureAllowHTTP:  cfg.InsecureAllowHTTP,

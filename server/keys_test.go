@@ -1,0 +1,175 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/keys"
+)
+
+// serve answers req from s in-process.
+func serve(s *Server, method, path string, headers ...string) *response {
+	req := httptest.NewRequest(method, path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	return &response{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+}
+
+// jwksKids returns the key ids s publishes, and checks the JWKS's caching.
+func jwksKids(t *testing.T, s *Server) []string {
+	t.Helper()
+	r := serve(s, http.MethodGet, "/.well-known/jwks.json")
+	if r.status != http.StatusOK {
+		t.Fatalf("JWKS = %d %s", r.status, r.body)
+	}
+	if got, want := r.header.Get("Cache-Control"), "public, max-age=300"; got != want || keys.JWKSMaxAge != 300*time.Second {
+		t.Fatalf("JWKS Cache-Control = %q, want %q (keys.JWKSMaxAge)", got, want)
+	}
+	var set struct{ Keys []struct{ Kid string } }
+	if err := json.Unmarshal(r.body, &set); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, k := range set.Keys {
+		ids = append(ids, k.Kid)
+	}
+	return ids
+}
+
+func reloadKeys(t *testing.T, s *Server) {
+	t.Helper()
+	if err := s.keys.(*keys.Manager).Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeyRotationAcrossNodes runs two nodes on one store through three
+// short rotation periods, minute by minute, the second node reloading its
+// keys only every other minute. At every minute: the tokens either node
+// issued and that have not expired are accepted by /me on both; every key
+// that signs was in both nodes' JWKS at least one JWKS cache lifetime
+// before it signed. Then the signing key is revoked: its tokens fail on the
+// revoking node at once and on the other at its next reload.
+func TestKeyRotationAcrossNodes(t *testing.T) {
+	e := newEnv(t, func(o *envOptions) {
+		o.config = func(c *Config) { c.KeyRotation = keys.MinRotation }
+	})
+	a := e.srv
+	cfg := e.cfg
+	b, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	_, userID := e.loginUser("rotation@example.com")
+	sid := e.sids[userID]
+
+	type issued struct {
+		raw string
+		exp time.Time
+	}
+	var live []issued
+	published := map[string]time.Time{} // kid → first seen in both JWKS
+	firstSigned := map[string]time.Time{}
+	for minute := 1; minute <= 180; minute++ {
+		e.clock.Advance(time.Minute)
+		reloadKeys(t, a)
+		if minute%2 == 0 {
+			reloadKeys(t, b)
+		}
+		inA, inB := jwksKids(t, a), jwksKids(t, b)
+		for _, kid := range inA {
+			if _, seen := published[kid]; !seen && slices.Contains(inB, kid) {
+				published[kid] = e.clock.Now()
+			}
+		}
+		for _, n := range []*Server{a, b} {
+			raw, c, err := n.Issuer().Mint(userID, sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kid := tokenHeader(t, raw)["kid"].(string)
+			if _, ok := firstSigned[kid]; !ok {
+				firstSigned[kid] = e.clock.Now()
+			}
+			live = append(live, issued{raw, c.Expiry})
+		}
+		live = slices.DeleteFunc(live, func(i issued) bool { return !e.clock.Now().Before(i.exp) })
+		// The oldest live tokens and the newest: the ends of the window.
+		check := live
+		if len(check) > 4 {
+			check = append(slices.Clone(live[:2]), live[len(live)-2:]...)
+		}
+		for _, tok := range check {
+			for name, n := range map[string]*Server{"A": a, "B": b} {
+				if r := serve(n, http.MethodGet, "/me", "Authorization", "Bearer "+tok.raw); r.status != http.StatusOK {
+					t.Fatalf("minute %d: node %s answered %d %s for a live token of key %v", minute, name, r.status, r.body, tokenHeader(t, tok.raw)["kid"])
+				}
+			}
+		}
+	}
+	if len(firstSigned) < 3 {
+		t.Fatalf("%d keys signed in three rotation periods, want at least 3", len(firstSigned))
+	}
+	for kid, signed := range firstSigned {
+		pub, ok := published[kid]
+		if kid == e.kid {
+			continue // the first key: nothing was cached before it
+		}
+		if !ok || signed.Sub(pub) < keys.JWKSMaxAge {
+			t.Errorf("key %s signed at %v but was in both JWKS only from %v; want at least %s before", kid, signed, pub, keys.JWKSMaxAge)
+		}
+	}
+
+	// Revocation.
+	raw, _, err := a.Issuer().Mint(userID, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := tokenHeader(t, raw)["kid"].(string)
+	if _, err := a.keys.(*keys.Manager).Revoke(context.Background(), kid); err != nil {
+		t.Fatal(err)
+	}
+	if r := serve(a, http.MethodGet, "/me", "Authorization", "Bearer "+raw); r.status != http.StatusUnauthorized {
+		t.Fatalf("/me on the revoking node with a revoked key's token = %d, want 401", r.status)
+	}
+	if slices.Contains(jwksKids(t, a), kid) {
+		t.Fatal("the revoked key is still in the revoking node's JWKS")
+	}
+	reloadKeys(t, b)
+	if r := serve(b, http.MethodGet, "/me", "Authorization", "Bearer "+raw); r.status != http.StatusUnauthorized {
+		t.Fatalf("/me on the other node after its reload = %d, want 401", r.status)
+	}
+	fresh, _, err := a.Issuer().Mint(userID, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := serve(b, http.MethodGet, "/me", "Authorization", "Bearer "+fresh); r.status != http.StatusOK {
+		t.Fatalf("/me on the other node with the replacement key's token = %d %s, want 200", r.status, r.body)
+	}
+}
+
+// tokenHeader decodes the protected header of a token we issued.
+func tokenHeader(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	h, _, _ := strings.Cut(tok, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
