@@ -78,7 +78,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	case "rotate":
 		if stored, err = keys.Rotate(ctx, kc); err != nil {
-			return err
+			return keysError(err)
 		}
 		for _, k := range stored {
 			if keys.State(k, time.Now()) == "next" {
@@ -91,7 +91,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("keys revoke: no key %q that is not revoked already", kid)
 		}
 		if err != nil {
-			return err
+			return keysError(err)
 		}
 		fmt.Fprintf(stdout, "revoked key %s: servers stop accepting its tokens within %s\n", kid, keys.ReloadInterval)
 	}
@@ -115,4 +115,12 @@ func formatTime(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// keysError names the setting behind a key the command cannot open.
+func keysError(err error) error {
+	if errors.Is(err, keys.ErrSealed) {
+		return fmt.Errorf("GATEHOUSE_ENCRYPTION_KEY: %w", err)
+	}
+	return err
 }

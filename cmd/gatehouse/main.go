@@ -185,7 +185,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 		PendingLogoutsFile: pendingLogoutsFile(cfg),
 	})
 	if err != nil {
-		return err
+		return keysError(err)
 	}
 	defer api.Close()
 	page := demo.Handler()
