@@ -112,6 +112,7 @@ func TestLifecycle(t *testing.T) {
 		ctx := context.Background()
 		clock := testclock.New(t0)
 		m := newManager(t, s, clock)
+		n := newNode(m, clock)
 		keys := stored(t, s)
 		if len(keys) != 1 || State(keys[0], t0) != "active" || keys[0].Algorithm != token.ES256 {
 			t.Fatalf("a new store's keys = %+v, want one active ES256 key", keys)
@@ -161,6 +162,7 @@ func TestLifecycle(t *testing.T) {
 		if got := m.Signing().ID; got != a {
 			t.Fatalf("signing key %s a second before the end, want %s", got, a)
 		}
+		lastOfA := n.mint(t)
 		clock.Advance(time.Second)
 		if got := m.Signing().ID; got != b {
 			t.Fatalf("signing key %s at the end of the period, want %s", got, b)
@@ -182,6 +184,10 @@ func TestLifecycle(t *testing.T) {
 		}
 		if keys := stored(t, s); len(keys) != 1 || keys[0].ID != b {
 			t.Fatalf("stored keys = %+v, want only %s", keys, b)
+		}
+		// Its tokens are refused for their key, not only their age.
+		if _, err := n.v.Verify(lastOfA); err == nil || !strings.Contains(err.Error(), "unknown key") {
+			t.Fatalf("the retired key's last token after its removal: %v, want unknown key", err)
 		}
 	})
 }
