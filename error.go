@@ -80,3 +80,20 @@ func ErrorCode(err error) string {
 	}
 	return EInternal
 }
+
+// ConfigError is a bad field of a package's Config. Field names the field
+// as the package spells it, so that a caller can map it to its own name for
+// the setting (a wrapping Config's field, an environment variable).
+type ConfigError struct {
+	Field string
+	Err   error
+}
+
+// ConfigErrorf returns a *ConfigError for field with a formatted message.
+func ConfigErrorf(field, format string, args ...any) *ConfigError {
+	return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+func (e *ConfigError) Error() string { return "Config." + e.Field + ": " + e.Err.Error() }
+
+func (e *ConfigError) Unwrap() error { return e.Err }

@@ -88,24 +88,39 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Check reports the first bad field of c as a *gatehouse.ConfigError,
+// leaving aside the Store, which New requires. A command line calls it to
+// refuse bad settings before it opens the database.
+func (c Config) Check() error {
+	if c.Algorithm != "" {
+		if err := checkAlgorithm(c.Algorithm); err != nil {
+			return &gatehouse.ConfigError{Field: "Algorithm", Err: err}
+		}
+	}
+	if c.Rotation != 0 && c.Rotation < MinRotation {
+		return gatehouse.ConfigErrorf("Rotation", "must be at least %s, got %s", MinRotation, c.Rotation)
+	}
+	if c.Retain <= 0 {
+		return gatehouse.ConfigErrorf("Retain", "is required")
+	}
+	if c.EncryptionKey != nil && len(c.EncryptionKey) != EncryptionKeyLen {
+		return gatehouse.ConfigErrorf("EncryptionKey", "must be %d bytes, got %d", EncryptionKeyLen, len(c.EncryptionKey))
+	}
+	return nil
+}
+
 func (c *Config) policy() (*policy, error) {
 	if c.Store == nil {
 		return nil, errors.New("keys: Config.Store is required")
 	}
+	if err := c.Check(); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
 	if c.Algorithm == "" {
 		c.Algorithm = DefaultAlgorithm
 	}
-	if err := checkAlgorithm(c.Algorithm); err != nil {
-		return nil, fmt.Errorf("keys: Config.Algorithm: %w", err)
-	}
 	if c.Rotation == 0 {
 		c.Rotation = DefaultRotation
-	}
-	if c.Rotation < MinRotation {
-		return nil, fmt.Errorf("keys: Config.Rotation must be at least %s, got %s", MinRotation, c.Rotation)
-	}
-	if c.Retain <= 0 {
-		return nil, errors.New("keys: Config.Retain is required")
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -117,7 +132,7 @@ func (c *Config) policy() (*policy, error) {
 	if c.EncryptionKey != nil {
 		s, err := newSealer(c.EncryptionKey)
 		if err != nil {
-			return nil, fmt.Errorf("keys: Config.EncryptionKey: %w", err)
+			return nil, err
 		}
 		p.sealer = s
 	}

@@ -192,46 +192,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: Config.Store is required")
 	}
-	pub, err := ParseBaseURL("PublicURL", cfg.PublicURL, cfg.InsecureAllowHTTP)
+	rc, err := cfg.resolve()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("server: %w", err)
 	}
-	if pub.Path != "" {
-		return nil, fmt.Errorf("server: PublicURL %q must not have a path", cfg.PublicURL)
-	}
-	if cfg.AppURL == "" {
-		cfg.AppURL = cfg.PublicURL
-	}
-	app, err := ParseBaseURL("AppURL", cfg.AppURL, cfg.InsecureAllowHTTP)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Audience == "" {
-		cfg.Audience = app.String()
-	}
-	if cfg.AccessTokenTTL == 0 {
-		cfg.AccessTokenTTL = DefaultAccessTokenTTL
-	}
-	if cfg.AccessTokenTTL < time.Minute || cfg.AccessTokenTTL > MaxAccessTokenTTL {
-		return nil, fmt.Errorf("server: the access token TTL must be between 1m and %s, got %s", MaxAccessTokenTTL, cfg.AccessTokenTTL)
-	}
-	if cfg.SessionMaxAge == 0 {
-		cfg.SessionMaxAge = DefaultSessionMaxAge
-	}
-	if cfg.SessionMaxAge < cfg.AccessTokenTTL {
-		return nil, fmt.Errorf("server: the session maximum age (%s) must be at least the access token TTL (%s)", cfg.SessionMaxAge, cfg.AccessTokenTTL)
-	}
+	cfg = rc.Config
+	pub, app, cors := rc.pub, rc.app, rc.cors
 	limits := cfg.Limits.withDefaults()
-	cors := map[string]bool{}
-	if cfg.CORSOrigins == nil {
-		cfg.CORSOrigins = []string{origin(app)}
-	}
-	for _, o := range cfg.CORSOrigins {
-		if err := checkOrigin(o, cfg.InsecureAllowHTTP); err != nil {
-			return nil, err
-		}
-		cors[o] = true
-	}
 	s := &Server{
 		store:         cfg.Store,
 		log:           cfg.Logger,
@@ -367,12 +334,6 @@ func checkOrigin(o string, insecure bool) error {
 // (it never rotates), or else the stored keys, rotating (package keys).
 func loadKeys(ctx context.Context, cfg Config, now func() time.Time, log *slog.Logger) (keySource, error) {
 	if len(cfg.HMACSecret) > 0 {
-		if cfg.Algorithm != "" && cfg.Algorithm != token.HS256 {
-			return nil, fmt.Errorf("server: Config.HMACSecret signs with HS256; it cannot be combined with Config.Algorithm %s", cfg.Algorithm)
-		}
-		if cfg.EncryptionKey != nil {
-			return nil, errors.New("server: Config.EncryptionKey seals stored keys; with Config.HMACSecret nothing is stored")
-		}
 		k, err := token.NewHMACKey(cfg.HMACSecret)
 		if err != nil {
 			return nil, fmt.Errorf("server: Config.HMACSecret: %w", err)

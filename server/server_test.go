@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -41,33 +42,56 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		return Config{PublicURL: "https://auth.example.com", Store: store,
 			Providers: []Provider{{Name: "github", Provider: nopProvider{}}}}
 	}
-	cases := map[string]func(c *Config){
-		"no store":                 func(c *Config) { c.Store = nil },
-		"no public URL":            func(c *Config) { c.PublicURL = "" },
-		"relative public URL":      func(c *Config) { c.PublicURL = "/auth" },
-		"public URL with path":     func(c *Config) { c.PublicURL = "https://example.com/auth" },
-		"public URL with query":    func(c *Config) { c.PublicURL = "https://example.com?x=1" },
-		"plain http public":        func(c *Config) { c.PublicURL = "http://auth.example.com" },
-		"plain http app":           func(c *Config) { c.AppURL = "http://app.example.com" },
-		"ftp app":                  func(c *Config) { c.AppURL = "ftp://app.example.com" },
-		"TTL too short":            func(c *Config) { c.AccessTokenTTL = time.Second },
-		"TTL too long":             func(c *Config) { c.AccessTokenTTL = 2 * time.Hour },
-		"unknown algorithm":        func(c *Config) { c.Algorithm = "HS256" },
-		"none algorithm":           func(c *Config) { c.Algorithm = "none" },
-		"short HMAC secret":        func(c *Config) { c.HMACSecret = []byte("short") },
-		"HMAC with ES256":          func(c *Config) { c.HMACSecret = []byte("k7Qw9zXv2LmN4pRt6YbHc8JdFs0GaEe1"); c.Algorithm = token.ES256 },
-		"upper-case provider name": func(c *Config) { c.Providers[0].Name = "GitHub" },
-		"provider name with slash": func(c *Config) { c.Providers[0].Name = "git/hub" },
-		"provider without impl":    func(c *Config) { c.Providers[0].Provider = nil },
-		"duplicate provider":       func(c *Config) { c.Providers = append(c.Providers, c.Providers[0]) },
-		"bad redirect URL":         func(c *Config) { c.Providers[0].RedirectURL = "http://evil.example/cb" },
+	// field is the Config field the error names, for what Check reports.
+	cases := map[string]struct {
+		mod   func(c *Config)
+		field string
+	}{
+		"no store":                 {func(c *Config) { c.Store = nil }, ""},
+		"no public URL":            {func(c *Config) { c.PublicURL = "" }, "PublicURL"},
+		"relative public URL":      {func(c *Config) { c.PublicURL = "/auth" }, "PublicURL"},
+		"public URL with path":     {func(c *Config) { c.PublicURL = "https://example.com/auth" }, "PublicURL"},
+		"public URL with query":    {func(c *Config) { c.PublicURL = "https://example.com?x=1" }, "PublicURL"},
+		"plain http public":        {func(c *Config) { c.PublicURL = "http://auth.example.com" }, "PublicURL"},
+		"plain http app":           {func(c *Config) { c.AppURL = "http://app.example.com" }, "AppURL"},
+		"ftp app":                  {func(c *Config) { c.AppURL = "ftp://app.example.com" }, "AppURL"},
+		"audience with spaces":     {func(c *Config) { c.Audience = " app " }, "Audience"},
+		"TTL too short":            {func(c *Config) { c.AccessTokenTTL = time.Second }, "AccessTokenTTL"},
+		"TTL too long":             {func(c *Config) { c.AccessTokenTTL = 2 * time.Hour }, "AccessTokenTTL"},
+		"idle timeout too short":   {func(c *Config) { c.SessionIdleTimeout = time.Second }, "SessionIdleTimeout"},
+		"max age below TTL":        {func(c *Config) { c.SessionMaxAge = 5 * time.Minute }, "SessionMaxAge"},
+		"grace too long":           {func(c *Config) { c.RefreshGrace = time.Hour }, "RefreshGrace"},
+		"unknown algorithm":        {func(c *Config) { c.Algorithm = "HS512" }, "Algorithm"},
+		"HS256 without a secret":   {func(c *Config) { c.Algorithm = "HS256" }, "Algorithm"},
+		"none algorithm":           {func(c *Config) { c.Algorithm = "none" }, "Algorithm"},
+		"short key rotation":       {func(c *Config) { c.KeyRotation = time.Minute }, "KeyRotation"},
+		"short encryption key":     {func(c *Config) { c.EncryptionKey = []byte("short") }, "EncryptionKey"},
+		"short HMAC secret":        {func(c *Config) { c.HMACSecret = []byte("short") }, "HMACSecret"},
+		"HMAC with ES256":          {func(c *Config) { c.HMACSecret = []byte("k7Qw9zXv2LmN4pRt6YbHc8JdFs0GaEe1"); c.Algorithm = token.ES256 }, "HMACSecret"},
+		"CORS wildcard":            {func(c *Config) { c.CORSOrigins = []string{"*"} }, "CORSOrigins"},
+		"upper-case provider name": {func(c *Config) { c.Providers[0].Name = "GitHub" }, ""},
+		"provider name with slash": {func(c *Config) { c.Providers[0].Name = "git/hub" }, ""},
+		"provider without impl":    {func(c *Config) { c.Providers[0].Provider = nil }, ""},
+		"duplicate provider":       {func(c *Config) { c.Providers = append(c.Providers, c.Providers[0]) }, ""},
+		"bad redirect URL":         {func(c *Config) { c.Providers[0].RedirectURL = "http://evil.example/cb" }, ""},
 	}
-	for name, mod := range cases {
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			c := good()
-			mod(&c)
-			if _, err := New(context.Background(), c); err == nil {
+			tc.mod(&c)
+			_, err := New(context.Background(), c)
+			if err == nil {
 				t.Fatal("New succeeded")
+			}
+			if tc.field == "" {
+				return
+			}
+			ce, ok := errors.AsType[*gatehouse.ConfigError](err)
+			if !ok || ce.Field != tc.field {
+				t.Fatalf("New = %v, want a ConfigError for field %s", err, tc.field)
+			}
+			if err := c.Check(); err == nil {
+				t.Fatal("Check passed what New refuses")
 			}
 		})
 	}

@@ -33,6 +33,8 @@ const (
 	DefaultIdleTimeout = 7 * 24 * time.Hour
 	// MinIdleTimeout is the shortest idle timeout allowed.
 	MinIdleTimeout = time.Minute
+	// MinMaxAge is the shortest maximum age allowed.
+	MinMaxAge = time.Minute
 	// DefaultMaxAge ends every session 30 days after its login.
 	DefaultMaxAge = 30 * 24 * time.Hour
 	// DefaultGrace is how long a rotated refresh token still gets its
@@ -96,6 +98,41 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Check reports the first bad field of cfg as a *gatehouse.ConfigError,
+// leaving aside the Store, which New requires. A command line calls it to
+// refuse bad settings before it opens the database.
+func (cfg Config) Check() error {
+	idle, maxAge, grace := cfg.durations()
+	switch {
+	case idle < MinIdleTimeout:
+		return gatehouse.ConfigErrorf("IdleTimeout", "must be at least %s, got %s", MinIdleTimeout, idle)
+	case maxAge < MinMaxAge:
+		return gatehouse.ConfigErrorf("MaxAge", "must be at least %s, got %s", MinMaxAge, maxAge)
+	case grace > MaxGrace:
+		return gatehouse.ConfigErrorf("Grace", "must be at most %s, got %s", MaxGrace, grace)
+	}
+	return nil
+}
+
+// durations returns the idle timeout, maximum age and grace window with
+// their defaults applied.
+func (cfg Config) durations() (idle, maxAge, grace time.Duration) {
+	idle, maxAge, grace = cfg.IdleTimeout, cfg.MaxAge, cfg.Grace
+	if idle == 0 {
+		idle = DefaultIdleTimeout
+	}
+	if maxAge == 0 {
+		maxAge = DefaultMaxAge
+	}
+	switch {
+	case grace == 0:
+		grace = DefaultGrace
+	case grace < 0:
+		grace = 0
+	}
+	return idle, maxAge, grace
+}
+
 // Manager applies the session rules. It is safe for concurrent use.
 type Manager struct {
 	store               gatehouse.Store
@@ -138,27 +175,10 @@ func newManager(cfg Config, tick <-chan time.Time) (*Manager, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("session: Config.Store is required")
 	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("session: %w", err)
 	}
-	if cfg.MaxAge == 0 {
-		cfg.MaxAge = DefaultMaxAge
-	}
-	switch {
-	case cfg.Grace == 0:
-		cfg.Grace = DefaultGrace
-	case cfg.Grace < 0:
-		cfg.Grace = 0
-	}
-	if cfg.IdleTimeout < MinIdleTimeout {
-		return nil, fmt.Errorf("session: the idle timeout must be at least %s, got %s", MinIdleTimeout, cfg.IdleTimeout)
-	}
-	if cfg.MaxAge < time.Minute {
-		return nil, fmt.Errorf("session: the maximum age must be at least 1m, got %s", cfg.MaxAge)
-	}
-	if cfg.Grace > MaxGrace {
-		return nil, fmt.Errorf("session: the refresh grace window must be at most %s, got %s", MaxGrace, cfg.Grace)
-	}
+	cfg.IdleTimeout, cfg.MaxAge, cfg.Grace = cfg.durations()
 	if cfg.MaxPending == 0 {
 		cfg.MaxPending = DefaultMaxPending
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -13,11 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/devlogin"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/server"
-	"github.com/gatehouse/gatehouse/token"
 )
 
 // config is the configuration of `gatehouse serve`. Every setting is an
@@ -238,19 +239,45 @@ func bind(fs *flag.FlagSet, settings []setting, getenv func(string) string) erro
 // settings stop the server at startup rather than failing requests later.
 func (c *config) check() error {
 	var err error
-	if c.public, err = server.ParseBaseURL("GATEHOUSE_PUBLIC_URL", c.PublicURL, c.InsecureAllowHTTP); err != nil {
+	for _, p := range splitList(c.TrustedProxies) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return fmt.Errorf("GATEHOUSE_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8 or an address", p)
+			}
+			prefix = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		c.trustedProxies = append(c.trustedProxies, prefix.Masked())
+	}
+	c.corsOrigins = splitList(c.CORSOrigins)
+	if c.RefreshGrace < 0 {
+		// 0s is how this setting says "none" (refreshGrace), so a
+		// negative value means nothing.
+		return fmt.Errorf("GATEHOUSE_REFRESH_GRACE: %s is negative; 0s turns the grace window off", c.RefreshGrace)
+	}
+	if err := c.checkEncryptionKey(); err != nil {
 		return err
 	}
-	if c.public.Path != "" {
-		return fmt.Errorf("GATEHOUSE_PUBLIC_URL %q must not have a path", c.PublicURL)
+	c.limits = server.Limits{Login: c.RateLogin, Authorize: c.RateAuthorize, Refresh: c.RateRefresh,
+		Logout: c.RateLogout, RefreshPerSession: c.RateSession}
+	switch n, err := strconv.Atoi(c.MaxPendingLogins); {
+	case c.MaxPendingLogins == "off":
+		c.limits.PendingLoginsPerClient = -1
+	case err != nil || n < 1:
+		return fmt.Errorf("GATEHOUSE_MAX_PENDING_LOGINS: %q is not a positive whole number or off", c.MaxPendingLogins)
+	default:
+		c.limits.PendingLoginsPerClient = n
 	}
-	if c.AppURL != "" {
-		if _, err := server.ParseBaseURL("GATEHOUSE_APP_URL", c.AppURL, c.InsecureAllowHTTP); err != nil {
-			return err
-		}
+	// The server checks its own settings; the error names the Config
+	// field, mapped back to the variable here.
+	if err := c.serverConfig(nil, nil, nil).Check(); err != nil {
+		return settingError(err)
 	}
-	if c.Audience != "" && strings.TrimSpace(c.Audience) != c.Audience {
-		return errors.New("GATEHOUSE_AUDIENCE must not have surrounding spaces")
+	// Checked above; parsed again for the development login's rule and
+	// redirect URL, in the server's normal form (no trailing slash).
+	if c.public, err = server.ParseBaseURL("GATEHOUSE_PUBLIC_URL", c.PublicURL, c.InsecureAllowHTTP); err != nil {
+		return err
 	}
 	switch {
 	case c.GitHubClientID != "" && c.GitHubClientSecret == "":
@@ -293,62 +320,8 @@ func (c *config) check() error {
 		return errors.New("no login provider is configured: set GATEHOUSE_GITHUB_CLIENT_ID and GATEHOUSE_GITHUB_CLIENT_SECRET, or GATEHOUSE_DEV_LOGIN=true; the development login needs a loopback GATEHOUSE_ADDR (such as localhost:8080) and a loopback public URL")
 	}
 
-	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > server.MaxAccessTokenTTL {
-		return fmt.Errorf("GATEHOUSE_ACCESS_TOKEN_TTL: %s is outside 1m to %s", c.AccessTokenTTL, server.MaxAccessTokenTTL)
-	}
-	switch c.JWTAlg {
-	case "", token.ES256, token.EdDSA, token.RS256:
-	case token.HS256:
-		if c.JWTSecret == "" {
-			return errors.New("GATEHOUSE_JWT_ALG: HS256 needs GATEHOUSE_JWT_SECRET")
-		}
-	default:
-		return fmt.Errorf("GATEHOUSE_JWT_ALG: %q is not ES256, EdDSA or RS256", c.JWTAlg)
-	}
-	if c.JWTSecret != "" {
-		if c.JWTAlg != "" && c.JWTAlg != token.HS256 {
-			return fmt.Errorf("GATEHOUSE_JWT_SECRET selects HS256, which conflicts with GATEHOUSE_JWT_ALG=%s", c.JWTAlg)
-		}
-		if err := token.CheckHMACSecret([]byte(c.JWTSecret)); err != nil {
-			return fmt.Errorf("GATEHOUSE_JWT_SECRET: %w", err)
-		}
-	}
-
 	if err := c.checkDatabase(); err != nil {
 		return err
-	}
-	if err := c.checkEncryptionKey(); err != nil {
-		return err
-	}
-	if c.SessionIdleTimeout < time.Minute {
-		return fmt.Errorf("GATEHOUSE_SESSION_IDLE_TIMEOUT: %s is shorter than 1m", c.SessionIdleTimeout)
-	}
-	if c.SessionMaxAge < c.AccessTokenTTL {
-		return fmt.Errorf("GATEHOUSE_SESSION_MAX_AGE: %s is shorter than the access token TTL %s", c.SessionMaxAge, c.AccessTokenTTL)
-	}
-	if c.RefreshGrace < 0 || c.RefreshGrace > server.MaxRefreshGrace {
-		return fmt.Errorf("GATEHOUSE_REFRESH_GRACE: %s is outside 0 to %s", c.RefreshGrace, server.MaxRefreshGrace)
-	}
-	for _, o := range splitList(c.CORSOrigins) {
-		u, err := server.ParseBaseURL("GATEHOUSE_CORS_ORIGINS", o, c.InsecureAllowHTTP)
-		if err != nil {
-			return err
-		}
-		if u.Path != "" || u.Scheme+"://"+u.Host != o {
-			return fmt.Errorf("GATEHOUSE_CORS_ORIGINS: %q is not an exact origin such as https://app.example.com", o)
-		}
-		c.corsOrigins = append(c.corsOrigins, o)
-	}
-	for _, p := range splitList(c.TrustedProxies) {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			a, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return fmt.Errorf("GATEHOUSE_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8 or an address", p)
-			}
-			prefix = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
-		c.trustedProxies = append(c.trustedProxies, prefix.Masked())
 	}
 	switch c.LogFormat {
 	case "text", "json":
@@ -361,17 +334,63 @@ func (c *config) check() error {
 	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > maxShutdownTimeout {
 		return fmt.Errorf("GATEHOUSE_SHUTDOWN_TIMEOUT: %s is outside 0 to %s", c.ShutdownTimeout, maxShutdownTimeout)
 	}
-	c.limits = server.Limits{Login: c.RateLogin, Authorize: c.RateAuthorize, Refresh: c.RateRefresh,
-		Logout: c.RateLogout, RefreshPerSession: c.RateSession}
-	switch n, err := strconv.Atoi(c.MaxPendingLogins); {
-	case c.MaxPendingLogins == "off":
-		c.limits.PendingLoginsPerClient = -1
-	case err != nil || n < 1:
-		return fmt.Errorf("GATEHOUSE_MAX_PENDING_LOGINS: %q is not a positive whole number or off", c.MaxPendingLogins)
-	default:
-		c.limits.PendingLoginsPerClient = n
-	}
 	return nil
+}
+
+// serverFields maps server.Config's fields to the variables that set them.
+var serverFields = map[string]string{
+	"PublicURL":          "GATEHOUSE_PUBLIC_URL",
+	"AppURL":             "GATEHOUSE_APP_URL",
+	"Audience":           "GATEHOUSE_AUDIENCE",
+	"AccessTokenTTL":     "GATEHOUSE_ACCESS_TOKEN_TTL",
+	"Algorithm":          "GATEHOUSE_JWT_ALG",
+	"HMACSecret":         "GATEHOUSE_JWT_SECRET",
+	"KeyRotation":        "GATEHOUSE_KEY_ROTATION",
+	"EncryptionKey":      "GATEHOUSE_ENCRYPTION_KEY",
+	"SessionIdleTimeout": "GATEHOUSE_SESSION_IDLE_TIMEOUT",
+	"SessionMaxAge":      "GATEHOUSE_SESSION_MAX_AGE",
+	"RefreshGrace":       "GATEHOUSE_REFRESH_GRACE",
+	"CORSOrigins":        "GATEHOUSE_CORS_ORIGINS",
+	"TrustedProxies":     "GATEHOUSE_TRUSTED_PROXIES",
+}
+
+// settingError names the variable behind a server.Config field in err.
+func settingError(err error) error {
+	if ce, ok := errors.AsType[*gatehouse.ConfigError](err); ok {
+		if env, ok := serverFields[ce.Field]; ok {
+			return fmt.Errorf("%s: %w", env, ce.Err)
+		}
+	}
+	return err
+}
+
+// serverConfig is the server's configuration from these settings.
+func (c *config) serverConfig(store gatehouse.Store, providers []server.Provider, log *slog.Logger) server.Config {
+	var secret []byte
+	if c.JWTSecret != "" {
+		secret = []byte(c.JWTSecret)
+	}
+	return server.Config{
+		PublicURL:          c.PublicURL,
+		AppURL:             c.AppURL,
+		Audience:           c.Audience,
+		Store:              store,
+		Providers:          providers,
+		AccessTokenTTL:     c.AccessTokenTTL,
+		Algorithm:          c.JWTAlg,
+		KeyRotation:        c.KeyRotation,
+		EncryptionKey:      c.encryptionKey,
+		HMACSecret:         secret,
+		Logger:             log,
+		InsecureAllowHTTP:  c.InsecureAllowHTTP,
+		SessionIdleTimeout: c.SessionIdleTimeout,
+		SessionMaxAge:      c.SessionMaxAge,
+		RefreshGrace:       refreshGrace(c.RefreshGrace),
+		CORSOrigins:        c.corsOrigins,
+		TrustedProxies:     c.trustedProxies,
+		Limits:             c.limits,
+		PendingLogoutsFile: pendingLogoutsFile(c),
+	}
 }
 
 // Bounds of the connection settings. Below minConnections, the gap between

@@ -159,31 +159,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 		log.Warn("the development login provider is enabled: anyone on this machine can sign in as anyone; it refuses every other client")
 	}
 
-	var secret []byte
-	if cfg.JWTSecret != "" {
-		secret = []byte(cfg.JWTSecret)
-	}
-	api, err := server.New(ctx, server.Config{
-		PublicURL:          cfg.public.String(),
-		AppURL:             appURL,
-		Audience:           cfg.Audience,
-		Store:              store,
-		Providers:          providers,
-		AccessTokenTTL:     cfg.AccessTokenTTL,
-		Algorithm:          cfg.JWTAlg,
-		KeyRotation:        cfg.KeyRotation,
-		EncryptionKey:      cfg.encryptionKey,
-		HMACSecret:         secret,
-		Logger:             log,
-		InsecureAllowHTTP:  cfg.InsecureAllowHTTP,
-		SessionIdleTimeout: cfg.SessionIdleTimeout,
-		SessionMaxAge:      cfg.SessionMaxAge,
-		RefreshGrace:       refreshGrace(cfg.RefreshGrace),
-		CORSOrigins:        cfg.corsOrigins,
-		TrustedProxies:     cfg.trustedProxies,
-		Limits:             cfg.limits,
-		PendingLogoutsFile: pendingLogoutsFile(cfg),
-	})
+	api, err := server.New(ctx, cfg.serverConfig(store, providers, log))
 	if err != nil {
 		return keysError(err)
 	}
