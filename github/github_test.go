@@ -898,7 +898,10 @@ func TestEndpointURLs(t *testing.T) {
 			client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				got = append(got, r.URL.String())
 				body := `{"login":"mona","id":7}`
-				if strings.HasSuffix(r.URL.Path, "/emails") {
+				switch {
+				case strings.HasSuffix(r.URL.Path, "/access_token"):
+					body = `{"access_token":"gho_x","token_type":"bearer","scope":"read:user,user:email"}`
+				case strings.HasSuffix(r.URL.Path, "/emails"):
 					body = `[]`
 				}
 				return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
@@ -908,20 +911,13 @@ func TestEndpointURLs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := tt.wantWeb + "/login/oauth/authorize"; p.Endpoint.AuthURL != want {
-				t.Errorf("got AuthURL %q, want %q", p.Endpoint.AuthURL, want)
-			}
-			if want := tt.wantWeb + "/login/oauth/access_token"; p.Endpoint.TokenURL != want {
-				t.Errorf("got TokenURL %q, want %q", p.Endpoint.TokenURL, want)
-			}
 			if u := p.AuthCodeURL(testParams()); !strings.HasPrefix(u, tt.wantWeb+"/login/oauth/authorize?") {
 				t.Errorf("got AuthCodeURL %q, want it on %s/login/oauth/authorize", u, tt.wantWeb)
 			}
-			tok := (&oauth2.Token{AccessToken: "gho_x", TokenType: "bearer"}).WithExtra(map[string]any{"scope": "read:user,user:email"})
-			if _, err := p.Identity(context.Background(), client, tok); err != nil {
+			if _, err := p.Exchange(context.Background(), "code", testParams()); err != nil {
 				t.Fatal(err)
 			}
-			want := []string{tt.wantAPI + "/user", tt.wantAPI + "/user/emails?per_page=100"}
+			want := []string{tt.wantWeb + "/login/oauth/access_token", tt.wantAPI + "/user", tt.wantAPI + "/user/emails?per_page=100"}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got API requests %q, want %q", got, want)
 			}
@@ -953,7 +949,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			tt.edit(&c)
 			p, err := New(c)
 			if err == nil {
-				t.Fatalf("got provider with AuthURL %q, want an error", p.Endpoint.AuthURL)
+				t.Fatalf("got provider with authorization URL %q, want an error", p.AuthCodeURL(testParams()))
 			}
 			if strings.Contains(err.Error(), testClientSecret) {
 				t.Errorf("error %q contains the client secret", err)

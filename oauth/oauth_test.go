@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,28 +11,39 @@ import (
 	"golang.org/x/oauth2"
 )
 
-func TestInitRefusesIncompleteProviders(t *testing.T) {
-	identity := func(context.Context, *http.Client, *oauth2.Token) (*gatehouse.Identity, error) { return nil, nil }
-	good := func() *Provider {
-		return &Provider{ClientID: "id", ClientSecret: "secret", Identity: identity,
+func TestNewRefusesIncompleteConfig(t *testing.T) {
+	good := func() Config {
+		return Config{ClientID: "id", ClientSecret: "secret",
+			Identity: func(context.Context, *http.Client, *oauth2.Token) (*gatehouse.Identity, error) { return nil, nil },
 			Endpoint: oauth2.Endpoint{AuthURL: "https://p/a", TokenURL: "https://p/t", AuthStyle: oauth2.AuthStyleInParams}}
 	}
-	cases := map[string]func(p *Provider){
-		"no client id":         func(p *Provider) { p.ClientID = "" },
-		"no client secret":     func(p *Provider) { p.ClientSecret = "" },
-		"no token URL":         func(p *Provider) { p.Endpoint.TokenURL = "" },
-		"auto-detected style":  func(p *Provider) { p.Endpoint.AuthStyle = oauth2.AuthStyleAutoDetect },
-		"no identity function": func(p *Provider) { p.Identity = nil },
+	tests := []struct {
+		name  string
+		edit  func(c *Config)
+		field string // the field the error must name
+	}{
+		{"no client id", func(c *Config) { c.ClientID = "" }, "ClientID"},
+		{"no client secret", func(c *Config) { c.ClientSecret = "" }, "ClientSecret"},
+		{"no auth URL", func(c *Config) { c.Endpoint.AuthURL = "" }, "Endpoint"},
+		{"no token URL", func(c *Config) { c.Endpoint.TokenURL = "" }, "Endpoint"},
+		{"auto-detected style", func(c *Config) { c.Endpoint.AuthStyle = oauth2.AuthStyleAutoDetect }, "AuthStyle"},
+		{"no identity function", func(c *Config) { c.Identity = nil }, "Identity"},
 	}
-	for name, mod := range cases {
-		p := good()
-		mod(p)
-		if err := p.Init(); err == nil {
-			t.Errorf("%s: Init succeeded", name)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good()
+			tc.edit(&c)
+			p, err := New(c)
+			if err == nil || p != nil {
+				t.Fatalf("got %v, %v; want an error", p, err)
+			}
+			if !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("got error %q, want it to name %s", err, tc.field)
+			}
+		})
 	}
-	if err := good().Init(); err != nil {
-		t.Errorf("good provider: %v", err)
+	if _, err := New(good()); err != nil {
+		t.Errorf("got %v for a complete config, want nil", err)
 	}
 }
 
