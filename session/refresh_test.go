@@ -357,14 +357,14 @@ func TestRefreshLifetimes(t *testing.T) {
 	}
 }
 
-// TestRefreshConcurrent: many tabs refreshing with one token at once all
+// TestRefreshConcurrent: a hundred tabs refreshing with one token at once all
 // get the same successor, one rotation away; the session goes on working
 // and nothing is taken for reuse.
 func TestRefreshConcurrent(t *testing.T) {
 	each(t, func(t *testing.T, s gatehouse.Store) {
 		f := newFixture(t, s)
 		sess, rt := f.start(f.user("1"))
-		const n = 50
+		const n = 100
 		got := make([]string, n)
 		errs := make([]error, n)
 		var wg sync.WaitGroup
