@@ -2,6 +2,9 @@ package cleanup
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -9,7 +12,10 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/testclock"
 	"github.com/gatehouse/gatehouse/internal/teststore"
+	"github.com/gatehouse/gatehouse/ratelimit"
+	"github.com/gatehouse/gatehouse/session"
 )
 
 var t0 = time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
@@ -138,4 +144,90 @@ func TestLoopRunsOnTickAndStopsOnClose(t *testing.T) {
 			t.Fatal("Close waited for a held delete")
 		}
 	})
+}
+
+// TestRunDeletesEndedSessions: sessions that ended by going idle (with the
+// hashes of their rotated tokens) or by a logout are deleted by a run, and
+// only by it: using their tokens afterwards deletes nothing. A live session
+// stays.
+func TestRunDeletesEndedSessions(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, s gatehouse.Store) {
+		ctx := context.Background()
+		clock := testclock.New(t0)
+		m, err := session.New(session.Config{Store: s, Now: clock.Now, IdleTimeout: time.Hour,
+			RefreshRate: ratelimit.Unlimited, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		start := func(subject string) (*gatehouse.Session, string) {
+			u, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "test", Subject: subject}, clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			sess, rt, err := m.Start(ctx, u, session.Client{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sess, rt
+		}
+		idle, first := start("1")
+		res, err := m.Refresh(ctx, first, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		loggedOut, rt2 := start("2")
+		if _, err := m.End(ctx, rt2, "", false); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(2 * time.Hour)
+		live, rt3 := start("3")
+		// Requests with the ended sessions' tokens delete nothing.
+		m.Refresh(ctx, res.Token, "")
+		m.Refresh(ctx, first, "")
+		m.End(ctx, rt2, "", true)
+		for _, id := range []string{idle.ID, loggedOut.ID} {
+			if _, _, err := s.SessionUser(ctx, id); err != nil {
+				t.Fatalf("session %s before the run: %v, want it still stored", id, err)
+			}
+		}
+
+		if err := findToken(s, first, clock.Now()); err != nil {
+			t.Fatalf("the rotated token before the run: %v, want it stored", err)
+		}
+
+		l := newLoop(s, nil)
+		l.cfg.Now = clock.Now
+		defer l.Close()
+		if got := l.Run(ctx); got.Sessions != 2 {
+			t.Fatalf("Run deleted %d sessions, want 2", got.Sessions)
+		}
+		for _, id := range []string{idle.ID, loggedOut.ID} {
+			if _, _, err := s.SessionUser(ctx, id); !errors.Is(err, gatehouse.ErrNotFound) {
+				t.Fatalf("session %s after the run: %v, want ErrNotFound", id, err)
+			}
+		}
+		// The rotated token's hash went with its session.
+		if err := findToken(s, first, clock.Now()); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Fatalf("the rotated token after the run: %v, want ErrNotFound", err)
+		}
+		if _, err := m.Refresh(ctx, rt3, ""); err != nil {
+			t.Fatalf("the live session %s after the run: %v", live.ID, err)
+		}
+	})
+}
+
+// findToken looks the refresh token raw up in the store, by its hash as
+// package session stores it, and changes nothing.
+func findToken(s gatehouse.Store, raw string, now time.Time) error {
+	sum := sha256.Sum256([]byte(raw))
+	errFound := errors.New("found")
+	_, _, err := s.UpdateSessionByToken(context.Background(), base64.RawURLEncoding.EncodeToString(sum[:]), now,
+		func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error) {
+			return nil, errFound
+		})
+	if errors.Is(err, errFound) {
+		return nil
+	}
+	return err
 }

@@ -182,7 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // browsers to this server's authorize page and calls its token and
 // userinfo endpoints in-process. It implements gatehouse.LoopbackOnly.
 func (s *Server) Provider() (gatehouse.Provider, error) {
-	p := &oauth.Provider{
+	p, err := oauth.New(oauth.Config{
 		ClientID:     s.clientID,
 		ClientSecret: s.clientSecret,
 		Endpoint: oauth2.Endpoint{
@@ -199,8 +199,8 @@ func (s *Server) Provider() (gatehouse.Provider, error) {
 			},
 		},
 		Identity: s.identity,
-	}
-	if err := p.Init(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("devlogin: %w", err)
 	}
 	return provider{p}, nil

@@ -67,7 +67,7 @@ func New(c Config) (*oauth.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github: API URL: %w", err)
 	}
-	p := &oauth.Provider{
+	p, err := oauth.New(oauth.Config{
 		ClientID:     c.ClientID,
 		ClientSecret: c.ClientSecret,
 		Endpoint: oauth2.Endpoint{
@@ -80,8 +80,8 @@ func New(c Config) (*oauth.Provider, error) {
 		Identity: func(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error) {
 			return identity(ctx, client, api, tok)
 		},
-	}
-	if err := p.Init(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("github: %w", err)
 	}
 	return p, nil

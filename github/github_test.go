@@ -2,8 +2,6 @@ package github
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -19,17 +17,13 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/github/githubtest"
 	"github.com/gatehouse/gatehouse/oauth"
-	"golang.org/x/oauth2"
 )
 
 const (
 	testClientID     = "Ov23liGatehouseTest1"
 	testClientSecret = "ghsecret-7f3c9a1b2d4e6f80a1b2c3d4e5f60718293a4b5c"
 	testRedirect     = "https://gatehouse.example:8443/auth/github/callback"
-	// The example of RFC 7636 appendix B, so the challenge is known
-	// independently of any code under test.
-	testVerifier  = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-	testChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	testVerifier     = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 )
 
 func testParams() gatehouse.AuthParams {
@@ -75,11 +69,6 @@ func authorize(t *testing.T, fake *githubtest.Server, p *oauth.Provider, ap gate
 		t.Fatalf("authorize: got state %q, want %q", got, ap.State)
 	}
 	return q.Get("code")
-}
-
-func s256(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // errorCode returns the gatehouse error code of err and checks that the
@@ -131,24 +120,17 @@ func TestAuthCodeURL(t *testing.T) {
 			if u.Scheme != web.Scheme || u.Host != web.Host || u.Path != "/login/oauth/authorize" {
 				t.Errorf("got %s://%s%s, want %s://%s/login/oauth/authorize", u.Scheme, u.Host, u.Path, web.Scheme, web.Host)
 			}
-			want := url.Values{
-				"response_type":         {"code"},
-				"client_id":             {testClientID},
-				"redirect_uri":          {tt.redirect},
-				"state":                 {ap.State},
-				"scope":                 {"read:user user:email"},
-				"code_challenge":        {testChallenge},
-				"code_challenge_method": {"S256"},
-			}
-			if got := u.Query(); !reflect.DeepEqual(got, want) {
-				t.Errorf("got query %v, want %v", got, want)
-			}
-			if len(testChallenge) != 43 || s256(ap.CodeVerifier) != testChallenge {
-				t.Fatalf("test challenge %q is not S256 of the verifier", testChallenge)
-			}
-			for _, secret := range []string{testClientSecret, testVerifier, url.QueryEscape(testVerifier)} {
-				if strings.Contains(raw, secret) {
-					t.Errorf("URL %s contains %q", raw, secret)
+			// PKCE and what the URL must not carry are the engine's
+			// (oauth.TestAuthCodeURL); GitHub's part is its scopes.
+			q := u.Query()
+			for _, c := range []struct{ param, want string }{
+				{"client_id", testClientID},
+				{"redirect_uri", tt.redirect},
+				{"state", ap.State},
+				{"scope", "read:user user:email"},
+			} {
+				if got := q.Get(c.param); got != c.want {
+					t.Errorf("got %s %q, want %q", c.param, got, c.want)
 				}
 			}
 
@@ -226,19 +208,9 @@ func TestExchange(t *testing.T) {
 	if !reflect.DeepEqual(tr.Form, wantForm) {
 		t.Errorf("got token request form %v, want %v", tr.Form, wantForm)
 	}
-	areqs := fake.Requests("/login/oauth/authorize")
-	if len(areqs) != 1 {
-		t.Fatalf("got %d authorize requests, want 1", len(areqs))
-	}
-	if got, want := s256(tr.Form.Get("code_verifier")), areqs[0].Form.Get("code_challenge"); got != want {
-		t.Errorf("got S256(code_verifier) %q, want the challenge %q", got, want)
-	}
-	if got := tr.Header.Get("Accept"); got != "application/json" {
-		t.Errorf("got token request Accept %q, want application/json", got)
-	}
-	if got := tr.Header.Get("Content-Type"); got != "application/x-www-form-urlencoded" {
-		t.Errorf("got token request Content-Type %q, want application/x-www-form-urlencoded", got)
-	}
+	// GitHub takes the client credentials in the body. That the verifier
+	// matches the challenge, and the token request's headers, are the
+	// engine's (oauth.TestExchange).
 	if got := tr.Header.Get("Authorization"); got != "" {
 		t.Errorf("got token request Authorization %q, want the credentials in the body only", got)
 	}
@@ -492,6 +464,10 @@ func TestExchangeEmailsRateLimited(t *testing.T) {
 	}
 }
 
+// TestExchangeTokenErrors covers GitHub's own answers from its token
+// endpoint: it answers a bad code, and our misconfiguration, with HTTP 200
+// and an error field of its own naming. What any token endpoint can do
+// wrong is oauth.TestExchangeTokenErrors.
 func TestExchangeTokenErrors(t *testing.T) {
 	const jsonType = "application/json; charset=utf-8"
 	tests := []struct {
@@ -534,16 +510,6 @@ func TestExchangeTokenErrors(t *testing.T) {
 			want: gatehouse.EInvalidGrant,
 		},
 		{
-			name: "wrong PKCE verifier",
-			prepare: func(t *testing.T, fake *githubtest.Server, p *oauth.Provider) (string, gatehouse.AuthParams) {
-				code := authorize(t, fake, p, testParams())
-				ap := testParams()
-				ap.CodeVerifier = oauth2.GenerateVerifier()
-				return code, ap
-			},
-			want: gatehouse.EInvalidGrant,
-		},
-		{
 			name:   "incorrect client credentials",
 			secret: "ghsecret-wrong-0000000000000000000000000000000000000",
 			want:   gatehouse.EUpstream,
@@ -562,51 +528,6 @@ func TestExchangeTokenErrors(t *testing.T) {
 			name: "unverified user email",
 			hook: respond(200, jsonType, `{"error":"unverified_user_email","error_description":"The user must have a verified primary email.","error_uri":"https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#unverified-user-email"}`),
 			want: gatehouse.EAccessDenied,
-		},
-		{
-			name: "form-encoded answer despite Accept JSON",
-			hook: respond(200, "application/x-www-form-urlencoded; charset=utf-8", "access_token=gho_16C7e42F292c6912E7710c838347Ae178B4a&scope=read%3Auser%2Cuser%3Aemail&token_type=bearer"),
-			want: gatehouse.EUpstream,
-		},
-		{
-			name: "HTML page",
-			hook: respond(200, "text/html; charset=utf-8", "<!DOCTYPE html><html><body>Sign in to GitHub</body></html>"),
-			want: gatehouse.EUpstream,
-		},
-		{
-			name: "HTTP 500 page",
-			hook: respond(500, "text/html; charset=utf-8", "<html><body>Whoa there!</body></html>"),
-			want: gatehouse.EUpstream,
-		},
-		{
-			name: "HTTP 500 JSON",
-			hook: respond(500, jsonType, `{"message":"Server Error"}`),
-			want: gatehouse.EUpstream,
-		},
-		{
-			name: "missing access_token",
-			hook: respond(200, jsonType, `{"token_type":"bearer","scope":"read:user,user:email"}`),
-			want: gatehouse.EUpstream,
-		},
-		{
-			name: "token_type mac",
-			hook: respond(200, jsonType, `{"access_token":"gho_16C7e42F292c6912E7710c838347Ae178B4a","token_type":"mac","scope":"read:user,user:email"}`),
-			want: gatehouse.EUpstream,
-		},
-		{
-			name: "no token_type",
-			hook: respond(200, jsonType, `{"access_token":"gho_16C7e42F292c6912E7710c838347Ae178B4a","scope":"read:user,user:email"}`),
-			want: gatehouse.EUpstream,
-		},
-		{
-			name: "expires_in not a number",
-			hook: respond(200, jsonType, `{"access_token":"gho_16C7e42F292c6912E7710c838347Ae178B4a","token_type":"bearer","scope":"read:user,user:email","expires_in":"abc"}`),
-			want: gatehouse.EUpstream,
-		},
-		{
-			name: "not JSON despite the content type",
-			hook: respond(200, jsonType, `access_token=gho_16C7e42F292c6912E7710c838347Ae178B4a`),
-			want: gatehouse.EUpstream,
 		},
 	}
 	for _, tt := range tests {
@@ -648,42 +569,14 @@ func TestExchangeTokenErrors(t *testing.T) {
 	}
 }
 
-// TestExchangeRateLimitedTokenRequest covers a token endpoint that asks us
-// to come back later.
-func TestExchangeRateLimitedTokenRequest(t *testing.T) {
-	fake := newFake(t)
-	p := newProvider(t, fake, 5*time.Second)
-	code := authorize(t, fake, p, testParams())
-	fake.OnToken = respond(429, "application/json; charset=utf-8", `{"message":"Too many requests"}`, "Retry-After", "30")
-	_, err := p.Exchange(context.Background(), code, testParams())
-	if code := errorCode(t, err); code != gatehouse.EUnavailable {
-		t.Fatalf("got error %v (code %q), want %q", err, code, gatehouse.EUnavailable)
-	}
-	if ge, _ := errors.AsType[*gatehouse.Error](err); ge.RetryAfter != 30*time.Second {
-		t.Errorf("got RetryAfter %v, want 30s", ge.RetryAfter)
-	}
-	if n := fake.Count("/login/oauth/access_token"); n != 1 {
-		t.Errorf("got %d token requests, want 1", n)
-	}
-}
-
 // hang is a hook that never answers: it returns when the client gives up.
 func hang(w http.ResponseWriter, r *http.Request) bool {
 	<-r.Context().Done()
 	return true
 }
 
-// stall is a hook that sends the headers and the start of a JSON body,
-// then never finishes.
-func stall(w http.ResponseWriter, r *http.Request) bool {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, `{"access_token":"gho_`)
-	w.(http.Flusher).Flush()
-	<-r.Context().Done()
-	return true
-}
-
+// TestExchangeTimeout: GitHub's second API call, /user/emails, is bounded
+// like every call of the engine (oauth.TestExchangeTimeout).
 func TestExchangeTimeout(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	tests := []struct {
@@ -691,10 +584,6 @@ func TestExchangeTimeout(t *testing.T) {
 		set  func(fake *githubtest.Server)
 		path string // the path that hangs
 	}{
-		{name: "token endpoint never answers", set: func(f *githubtest.Server) { f.OnToken = hang }, path: "/login/oauth/access_token"},
-		{name: "token answer stalls mid-body", set: func(f *githubtest.Server) { f.OnToken = stall }, path: "/login/oauth/access_token"},
-		{name: "/user never answers", set: func(f *githubtest.Server) { f.OnUser = hang }, path: "/api/v3/user"},
-		{name: "/user answer stalls mid-body", set: func(f *githubtest.Server) { f.OnUser = stall }, path: "/api/v3/user"},
 		{name: "/user/emails never answers", set: func(f *githubtest.Server) { f.OnEmails = hang }, path: "/api/v3/user/emails"},
 	}
 	for _, tt := range tests {
@@ -722,9 +611,10 @@ func TestExchangeTimeout(t *testing.T) {
 	}
 }
 
-// TestExchangeResponseSizeLimit serves 50 MB answers and checks that the
-// provider gives up early: it must read through a limit, so the fake
-// manages to write far less than it tried.
+// TestExchangeResponseSizeLimit serves a 50 MB /user/emails answer and
+// checks that the provider gives up early: it must read through a limit, so
+// the fake manages to write far less than it tried. The token endpoint and
+// the first API call are oauth.TestExchangeResponseSizeLimit.
 func TestExchangeResponseSizeLimit(t *testing.T) {
 	const size = 50 << 20
 	tests := []struct {
@@ -732,12 +622,6 @@ func TestExchangeResponseSizeLimit(t *testing.T) {
 		set    func(fake *githubtest.Server, hook func(http.ResponseWriter, *http.Request) bool)
 		prefix string
 	}{
-		{name: "token endpoint",
-			set:    func(f *githubtest.Server, h func(http.ResponseWriter, *http.Request) bool) { f.OnToken = h },
-			prefix: `{"access_token":"gho_16C7e42F292c6912E7710c838347Ae178B4a","token_type":"bearer","scope":"read:user,user:email","padding":"`},
-		{name: "/user",
-			set:    func(f *githubtest.Server, h func(http.ResponseWriter, *http.Request) bool) { f.OnUser = h },
-			prefix: `{"login":"mona","id":7,"bio":"`},
 		{name: "/user/emails",
 			set:    func(f *githubtest.Server, h func(http.ResponseWriter, *http.Request) bool) { f.OnEmails = h },
 			prefix: `[{"email":"mona@example.com","primary":true,"verified":true,"visibility":"`},
@@ -798,6 +682,10 @@ func TestExchangeResponseSizeLimit(t *testing.T) {
 	}
 }
 
+// TestExchangeUserErrors covers GitHub's ways of saying "rate limited" on
+// /user: 403 with x-ratelimit-remaining: 0 or Retry-After (a 403 without
+// them is a refusal). Other failures of an API call are
+// oauth.TestExchangeIdentityErrors.
 func TestExchangeUserErrors(t *testing.T) {
 	const jsonType = "application/json; charset=utf-8"
 	reset := func() string { return strconv.FormatInt(time.Now().Add(2*time.Minute).Unix(), 10) }
@@ -808,29 +696,16 @@ func TestExchangeUserErrors(t *testing.T) {
 		// RetryAfter bounds, for EUnavailable.
 		minRetry, maxRetry time.Duration
 	}{
-		{name: "401 bad credentials",
-			hook: respond(401, jsonType, `{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}`),
-			want: gatehouse.EUpstream},
 		{name: "403 primary rate limit",
 			hook: respond(403, jsonType, `{"message":"API rate limit exceeded for user ID 7.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api","status":"403"}`,
 				"X-Ratelimit-Limit", "5000", "X-Ratelimit-Remaining", "0", "X-Ratelimit-Used", "5000", "X-Ratelimit-Reset", reset(), "X-Ratelimit-Resource", "core"),
 			want: gatehouse.EUnavailable, minRetry: time.Second, maxRetry: 2 * time.Minute},
-		{name: "429 with retry-after",
-			hook: respond(429, jsonType, `{"message":"You have exceeded a secondary rate limit.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api","status":"429"}`,
-				"Retry-After", "60"),
-			want: gatehouse.EUnavailable, minRetry: 60 * time.Second, maxRetry: 60 * time.Second},
 		{name: "403 secondary rate limit with retry-after",
 			hook: respond(403, jsonType, `{"message":"You have exceeded a secondary rate limit.","status":"403"}`, "Retry-After", "60"),
 			want: gatehouse.EUnavailable, minRetry: 60 * time.Second, maxRetry: 60 * time.Second},
 		{name: "403 not a rate limit",
 			hook: respond(403, jsonType, `{"message":"Resource not accessible by integration","status":"403"}`, "X-Ratelimit-Remaining", "4999"),
 			want: gatehouse.EUpstream},
-		{name: "500", hook: respond(500, jsonType, `{"message":"Server Error"}`), want: gatehouse.EUpstream},
-		{name: "503", hook: respond(503, "text/html", `<html>Unicorn!</html>`), want: gatehouse.EUnavailable},
-		{name: "HTML page", hook: respond(200, "text/html; charset=utf-8", `<html>Sign in</html>`), want: gatehouse.EUpstream},
-		{name: "not an object", hook: respond(200, jsonType, `[]`), want: gatehouse.EUpstream},
-		{name: "truncated JSON", hook: respond(200, jsonType, `{"login":"mona","id":7`), want: gatehouse.EUpstream},
-		{name: "redirect", hook: respond(301, jsonType, `{"message":"Moved Permanently"}`, "Location", "https://evil.example/user"), want: gatehouse.EUpstream},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -898,7 +773,10 @@ func TestEndpointURLs(t *testing.T) {
 			client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				got = append(got, r.URL.String())
 				body := `{"login":"mona","id":7}`
-				if strings.HasSuffix(r.URL.Path, "/emails") {
+				switch {
+				case strings.HasSuffix(r.URL.Path, "/access_token"):
+					body = `{"access_token":"gho_x","token_type":"bearer","scope":"read:user,user:email"}`
+				case strings.HasSuffix(r.URL.Path, "/emails"):
 					body = `[]`
 				}
 				return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
@@ -908,20 +786,13 @@ func TestEndpointURLs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := tt.wantWeb + "/login/oauth/authorize"; p.Endpoint.AuthURL != want {
-				t.Errorf("got AuthURL %q, want %q", p.Endpoint.AuthURL, want)
-			}
-			if want := tt.wantWeb + "/login/oauth/access_token"; p.Endpoint.TokenURL != want {
-				t.Errorf("got TokenURL %q, want %q", p.Endpoint.TokenURL, want)
-			}
 			if u := p.AuthCodeURL(testParams()); !strings.HasPrefix(u, tt.wantWeb+"/login/oauth/authorize?") {
 				t.Errorf("got AuthCodeURL %q, want it on %s/login/oauth/authorize", u, tt.wantWeb)
 			}
-			tok := (&oauth2.Token{AccessToken: "gho_x", TokenType: "bearer"}).WithExtra(map[string]any{"scope": "read:user,user:email"})
-			if _, err := p.Identity(context.Background(), client, tok); err != nil {
+			if _, err := p.Exchange(context.Background(), "code", testParams()); err != nil {
 				t.Fatal(err)
 			}
-			want := []string{tt.wantAPI + "/user", tt.wantAPI + "/user/emails?per_page=100"}
+			want := []string{tt.wantWeb + "/login/oauth/access_token", tt.wantAPI + "/user", tt.wantAPI + "/user/emails?per_page=100"}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got API requests %q, want %q", got, want)
 			}
@@ -953,7 +824,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			tt.edit(&c)
 			p, err := New(c)
 			if err == nil {
-				t.Fatalf("got provider with AuthURL %q, want an error", p.Endpoint.AuthURL)
+				t.Fatalf("got provider with authorization URL %q, want an error", p.AuthCodeURL(testParams()))
 			}
 			if strings.Contains(err.Error(), testClientSecret) {
 				t.Errorf("error %q contains the client secret", err)

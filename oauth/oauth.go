@@ -1,12 +1,12 @@
 // Package oauth is the engine behind Gatehouse's OAuth 2.0 providers. A
-// provider is mostly data: the endpoints and client credentials of an
-// authorization server, and a function that turns the provider's access
-// token into a gatehouse.Identity. Provider adds what every such provider
-// needs and golang.org/x/oauth2 leaves to its caller: PKCE S256 on every
-// login, an explicit client authentication style (so a failed exchange is
-// never retried with the same code), a JSON-only token endpoint, a timeout
-// and a response size limit on every call, and the mapping of provider
-// failures to gatehouse error codes.
+// provider is mostly data, a Config: the endpoints and client credentials
+// of an authorization server, and a function that turns the provider's
+// access token into a gatehouse.Identity. New makes it a Provider, which
+// adds what every such provider needs and golang.org/x/oauth2 leaves to its
+// caller: PKCE S256 on every login, an explicit client authentication style
+// (so a failed exchange is never retried with the same code), a JSON-only
+// token endpoint, a timeout and a response size limit on every call, and
+// the mapping of provider failures to gatehouse error codes.
 package oauth
 
 import (
@@ -21,12 +21,13 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// DefaultTimeout bounds each call to a provider when the Provider has no
-// HTTPClient of its own.
+// DefaultTimeout bounds each call to a provider when Config.HTTPClient is
+// nil.
 const DefaultTimeout = 10 * time.Second
 
-// Provider is a gatehouse.Provider for an OAuth 2.0 authorization server.
-type Provider struct {
+// Config describes an OAuth 2.0 authorization server and Gatehouse's client
+// there.
+type Config struct {
 	ClientID     string
 	ClientSecret string
 	// Endpoint holds the authorization and token URLs. Its AuthStyle must
@@ -40,9 +41,53 @@ type Provider struct {
 	// Identity reads the identity of the person with the provider's access
 	// token, using client for its requests (see GetJSON).
 	Identity func(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error)
+}
 
+// Provider is a gatehouse.Provider for an OAuth 2.0 authorization server.
+// It is safe for concurrent use.
+type Provider struct {
+	oauth       oauth2.Config
+	identity    func(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error)
 	client      *http.Client
 	tokenClient *http.Client
+}
+
+// New checks c and returns a provider ready for use. The error names the
+// missing or invalid field of c.
+func New(c Config) (*Provider, error) {
+	switch {
+	case c.ClientID == "":
+		return nil, errors.New("oauth: Config.ClientID is required")
+	case c.ClientSecret == "":
+		return nil, errors.New("oauth: Config.ClientSecret is required")
+	case c.Endpoint.AuthURL == "" || c.Endpoint.TokenURL == "":
+		return nil, errors.New("oauth: Config.Endpoint needs an AuthURL and a TokenURL")
+	case c.Endpoint.AuthStyle == oauth2.AuthStyleAutoDetect:
+		return nil, errors.New("oauth: Config.Endpoint.AuthStyle must be AuthStyleInParams or AuthStyleInHeader")
+	case c.Identity == nil:
+		return nil, errors.New("oauth: Config.Identity is required")
+	}
+	client := c.HTTPClient
+	if client == nil {
+		client = NewHTTPClient(DefaultTimeout)
+	}
+	base := client.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	tc := *client
+	tc.Transport = jsonOnly{base}
+	return &Provider{
+		oauth: oauth2.Config{
+			ClientID:     c.ClientID,
+			ClientSecret: c.ClientSecret,
+			Endpoint:     c.Endpoint,
+			Scopes:       c.Scopes,
+		},
+		identity:    c.Identity,
+		client:      client,
+		tokenClient: &tc,
+	}, nil
 }
 
 // NewHTTPClient returns an HTTP client for provider calls: each request is
@@ -61,48 +106,10 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 	}
 }
 
-// Init checks the provider's fields and prepares its HTTP clients. Call it
-// once before use.
-func (p *Provider) Init() error {
-	switch {
-	case p.ClientID == "":
-		return errors.New("oauth: missing client id")
-	case p.ClientSecret == "":
-		return errors.New("oauth: missing client secret")
-	case p.Endpoint.AuthURL == "" || p.Endpoint.TokenURL == "":
-		return errors.New("oauth: missing endpoint")
-	case p.Endpoint.AuthStyle == oauth2.AuthStyleAutoDetect:
-		return errors.New("oauth: the endpoint must name its AuthStyle")
-	case p.Identity == nil:
-		return errors.New("oauth: missing Identity function")
-	}
-	p.client = p.HTTPClient
-	if p.client == nil {
-		p.client = NewHTTPClient(DefaultTimeout)
-	}
-	base := p.client.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	tc := *p.client
-	tc.Transport = jsonOnly{base}
-	p.tokenClient = &tc
-	return nil
-}
-
-func (p *Provider) config() *oauth2.Config {
-	return &oauth2.Config{
-		ClientID:     p.ClientID,
-		ClientSecret: p.ClientSecret,
-		Endpoint:     p.Endpoint,
-		Scopes:       p.Scopes,
-	}
-}
-
 // AuthCodeURL returns the authorization URL for one login, with state, the
 // exact redirect_uri, the scopes and the S256 challenge of the verifier.
 func (p *Provider) AuthCodeURL(ap gatehouse.AuthParams) string {
-	return p.config().AuthCodeURL(ap.State,
+	return p.oauth.AuthCodeURL(ap.State,
 		oauth2.SetAuthURLParam("redirect_uri", ap.RedirectURI),
 		oauth2.S256ChallengeOption(ap.CodeVerifier))
 }
@@ -112,7 +119,7 @@ func (p *Provider) AuthCodeURL(ap gatehouse.AuthParams) string {
 // used for this login only and not kept.
 func (p *Provider) Exchange(ctx context.Context, code string, ap gatehouse.AuthParams) (*gatehouse.Identity, error) {
 	start := time.Now()
-	tok, err := p.config().Exchange(context.WithValue(ctx, oauth2.HTTPClient, p.tokenClient), code,
+	tok, err := p.oauth.Exchange(context.WithValue(ctx, oauth2.HTTPClient, p.tokenClient), code,
 		oauth2.SetAuthURLParam("redirect_uri", ap.RedirectURI),
 		oauth2.VerifierOption(ap.CodeVerifier))
 	if err != nil {
@@ -133,7 +140,7 @@ func (p *Provider) Exchange(ctx context.Context, code string, ap gatehouse.AuthP
 		return nil, &gatehouse.Error{Code: gatehouse.EUpstream, Message: "the provider answered with an unusable token",
 			Err: fmt.Errorf("token_type %q is not bearer", Printable(tok.TokenType))}
 	}
-	ident, err := p.Identity(ctx, p.client, tok)
+	ident, err := p.identity(ctx, p.client, tok)
 	if err != nil {
 		return nil, err
 	}

@@ -192,7 +192,8 @@ func TestRateLimitBehindTrustedProxy(t *testing.T) {
 }
 
 // TestRefreshRateLimitPerSession: one session rotated too often gets 429,
-// and its cookie is left as it is.
+// and its cookie is left as it is. (The rule, and the refresh after the
+// wait, are session.TestRefreshPerSessionLimit.)
 func TestRefreshRateLimitPerSession(t *testing.T) {
 	e := newEnv(t, unlimited(func(l *Limits) { l.RefreshPerSession = ratelimit.Rate{N: 2, Per: time.Minute} }))
 	_, _, _, rt := e.signIn("a@example.com")
@@ -204,8 +205,6 @@ func TestRefreshRateLimitPerSession(t *testing.T) {
 	if c := setCookie(t, r, e.refreshCookieName()); c != nil {
 		t.Fatalf("a limited refresh touched the cookie: %v", c)
 	}
-	e.clock.Advance(30 * time.Second)
-	e.wantRefreshed(e.refreshWith(rt))
 }
 
 // TestPendingLoginCaps: one address may have only so many logins in
@@ -368,22 +367,18 @@ func TestLogoutDuringOutageSurvivesRestart(t *testing.T) {
 	}
 }
 
-// TestDeadTokenGlobalLogout: a retired refresh token cannot log the user
-// out everywhere: it ends its own session (reuse) and nothing else, and
-// the audit line names reuse, not a server error.
+// TestDeadTokenGlobalLogout: a logout, even a global one, with a retired
+// refresh token answers 204 like any logout, and the audit line names
+// reuse, not a server error. (That it ends its own session and nothing
+// else is session.TestEndDeadTokenDoesNothing.)
 func TestDeadTokenGlobalLogout(t *testing.T) {
 	e := newEnv(t)
 	_, _, _, rt1 := e.signIn("a@example.com")
-	_, _, at2, rt2 := e.signIn("a@example.com")
 	e.wantRefreshed(e.refreshWith(rt1))
 	e.clock.Advance(DefaultRefreshGrace + time.Second)
 	if r := e.logoutWith(rt1, "?scope=global"); r.status != http.StatusNoContent {
 		t.Fatalf("logout = %d %s", r.status, r.body)
 	}
-	if r := e.me(at2); r.status != http.StatusOK {
-		t.Fatalf("the other device's session ended: /me = %d", r.status)
-	}
-	e.wantRefreshed(e.refreshWith(rt2))
 	logs := e.logs.String()
 	if !strings.Contains(logs, "event=refresh_reuse") || !strings.Contains(logs, "reason=refresh_token_reused") {
 		t.Fatalf("no reuse audit line:\n%s", logs)
@@ -391,25 +386,6 @@ func TestDeadTokenGlobalLogout(t *testing.T) {
 	if strings.Contains(logs, "reason=server_error") {
 		t.Fatalf("a reuse was logged as a server error:\n%s", logs)
 	}
-}
-
-// TestRefreshReuseAuditReason: reuse on refresh is audited with its own
-// reason, so that alerts on server errors do not fire.
-func TestRefreshReuseAuditReason(t *testing.T) {
-	e := newEnv(t)
-	_, _, _, rt := e.signIn("a@example.com")
-	e.wantRefreshed(e.refreshWith(rt))
-	e.clock.Advance(DefaultRefreshGrace + time.Second)
-	e.wantRefreshRefused(e.refreshWith(rt))
-	for _, line := range strings.Split(e.logs.String(), "\n") {
-		if strings.Contains(line, "event=refresh_reuse") {
-			if !strings.Contains(line, "reason=refresh_token_reused") || strings.Contains(line, "server_error") {
-				t.Fatalf("audit line %q, want reason=refresh_token_reused", line)
-			}
-			return
-		}
-	}
-	t.Fatal("no refresh_reuse audit line")
 }
 
 // TestRefreshDuringTableLock (PostgreSQL): with the users table locked past

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,66 @@ func TestEndLiveAndGlobal(t *testing.T) {
 		}
 		if f.stored(s3.ID).RevokedAt != nil {
 			t.Fatal("global logout ended another user's session")
+		}
+		// The sessions' access tokens stop working at once; another
+		// user's do not.
+		for _, tc := range []struct {
+			sess *gatehouse.Session
+			live bool
+		}{{s1, false}, {s2, false}, {s3, true}} {
+			_, _, err := f.m.Authenticate(context.Background(), tc.sess.ID, tc.sess.UserID)
+			if got := err == nil; got != tc.live {
+				t.Fatalf("Authenticate(%s) = %v: live %v, want %v", tc.sess.ID, err, got, tc.live)
+			}
+		}
+	})
+}
+
+// TestEndRacingRefresh: refreshes racing a logout never bring the session
+// back: it ends revoked, every token it had is refused, and no racing
+// refresh fails otherwise than "refused".
+func TestEndRacingRefresh(t *testing.T) {
+	each(t, func(t *testing.T, s gatehouse.Store) {
+		f := newFixture(t, s)
+		sess, rt := f.start(f.user("1"))
+		const n = 20
+		tokens := make([]string, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		begin := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-begin
+				if i == n/2 {
+					_, errs[i] = f.m.End(context.Background(), rt, "", false)
+					return
+				}
+				res, err := f.m.Refresh(context.Background(), rt, "")
+				if err == nil {
+					tokens[i] = res.Token
+				}
+				errs[i] = err
+			})
+		}
+		close(begin)
+		wg.Wait()
+		if errs[n/2] != nil {
+			t.Fatalf("End = %v, want nil", errs[n/2])
+		}
+		for i, err := range errs {
+			if err != nil && gatehouse.ErrorCode(err) != gatehouse.ERefreshRefused {
+				t.Fatalf("racing refresh %d: got %v, want success or %s", i, err, gatehouse.ERefreshRefused)
+			}
+		}
+		if st := f.stored(sess.ID); st.RevokedAt == nil {
+			t.Fatal("the session is live after the race")
+		}
+		for _, tok := range append(tokens, rt) {
+			if tok == "" {
+				continue
+			}
+			_, err := f.m.Refresh(context.Background(), tok, "")
+			wantCode(t, err, gatehouse.ERefreshRefused)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +40,8 @@ func TestRefreshRotates(t *testing.T) {
 }
 
 // TestRefreshGrace: a token retired within the grace window gets the live
-// successor, at the exact edge too; a microsecond later it is reuse.
+// successor, at the exact edge too; a nanosecond later it is reuse, which
+// ends the session: its live refresh token and its access tokens too.
 func TestRefreshGrace(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -49,8 +51,10 @@ func TestRefreshGrace(t *testing.T) {
 		sameAns bool
 	}{
 		{"at once", 0, 1, false, true},
+		{"a nanosecond before the edge", DefaultGrace - time.Nanosecond, 1, false, true},
 		{"at the edge", DefaultGrace, 1, false, true},
-		{"a microsecond late", DefaultGrace + time.Microsecond, 1, true, false},
+		{"a nanosecond late", DefaultGrace + time.Nanosecond, 1, true, false},
+		{"a second late", DefaultGrace + time.Second, 1, true, false},
 		{"two rotations behind", time.Second, 2, false, true},
 		{"further than the chain is followed", 0, maxSuccessorChain + 1, true, false},
 	}
@@ -75,6 +79,8 @@ func TestRefreshGrace(t *testing.T) {
 					}
 					_, err := f.m.Refresh(context.Background(), rt, "")
 					wantCode(t, err, gatehouse.ERefreshRefused)
+					_, _, err = f.m.Authenticate(context.Background(), sess.ID, sess.UserID)
+					wantCode(t, err, gatehouse.EInvalidToken)
 					return
 				}
 				if err != nil {
@@ -282,5 +288,109 @@ func TestRefreshGraceAnswersAreNotLimited(t *testing.T) {
 				t.Fatal("a grace answer differs from the live token")
 			}
 		}
+	})
+}
+
+// TestRefreshLifetimes: a session ends when it has not been refreshed for
+// the idle timeout, and at its maximum age however often it is refreshed;
+// a refresh needs a second left. Rotation never moves the absolute end,
+// and the idle end never passes it. Edges are exact: a nanosecond either
+// side.
+func TestRefreshLifetimes(t *testing.T) {
+	const idle, maxAge = 2 * time.Hour, 8 * time.Hour
+	hourly := []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 5 * time.Hour, 6 * time.Hour, 7 * time.Hour}
+	tests := []struct {
+		name      string
+		refreshes []time.Duration // since the login, each must succeed
+		at        time.Duration   // since the login, the refresh tried
+		refreshed bool            // the refresh at at succeeds
+		live      bool            // the session's access tokens work at at
+	}{
+		{"idle: a nanosecond before", nil, idle - time.Nanosecond, true, true},
+		{"idle: at the edge", nil, idle, false, false},
+		{"idle: a second late", nil, idle + time.Second, false, false},
+		{"idle: a refresh restarts the window", []time.Duration{time.Hour}, time.Hour + idle - time.Nanosecond, true, true},
+		{"idle: the restarted window ends", []time.Duration{time.Hour}, time.Hour + idle, false, false},
+		{"absolute: a second left", hourly, maxAge - time.Second, true, true},
+		{"absolute: less than a second left", hourly, maxAge - time.Second + time.Nanosecond, false, true},
+		{"absolute: a nanosecond before", hourly, maxAge - time.Nanosecond, false, true},
+		{"absolute: at the edge", hourly, maxAge, false, false},
+		{"absolute: a second late", hourly, maxAge + time.Second, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			each(t, func(t *testing.T, s gatehouse.Store) {
+				f := newFixture(t, s, func(c *Config) { c.IdleTimeout, c.MaxAge = idle, maxAge })
+				start := f.clock.Now()
+				sess, rt := f.start(f.user("1"))
+				for _, at := range tc.refreshes {
+					f.clock.Advance(start.Add(at).Sub(f.clock.Now()))
+					rt = f.refresh(rt).Token
+				}
+				f.clock.Advance(start.Add(tc.at).Sub(f.clock.Now()))
+				_, _, err := f.m.Authenticate(context.Background(), sess.ID, sess.UserID)
+				if got := err == nil; got != tc.live {
+					t.Fatalf("Authenticate = %v: live %v, want %v", err, got, tc.live)
+				}
+				before := f.stored(sess.ID)
+				res, err := f.m.Refresh(context.Background(), rt, "")
+				if !tc.refreshed {
+					wantCode(t, err, gatehouse.ERefreshRefused)
+					if after := f.stored(sess.ID); after.CurrentHash != before.CurrentHash {
+						t.Fatal("a refused refresh rotated the token")
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("got %v, want a refresh", err)
+				}
+				st := f.stored(sess.ID)
+				if want := start.Add(maxAge); !st.ExpiresAt.Equal(want) || !res.Session.ExpiresAt.Equal(want) {
+					t.Fatalf("ExpiresAt = %v, want %v: rotation moved the absolute end", st.ExpiresAt, want)
+				}
+				want := minTime(f.clock.Now().Add(idle), start.Add(maxAge))
+				if d := st.IdleExpiresAt.Sub(want); d > 0 || d <= -time.Microsecond {
+					t.Fatalf("IdleExpiresAt = %v, want %v", st.IdleExpiresAt, want)
+				}
+			})
+		})
+	}
+}
+
+// TestRefreshConcurrent: a hundred tabs refreshing with one token at once all
+// get the same successor, one rotation away; the session goes on working
+// and nothing is taken for reuse.
+func TestRefreshConcurrent(t *testing.T) {
+	each(t, func(t *testing.T, s gatehouse.Store) {
+		f := newFixture(t, s)
+		sess, rt := f.start(f.user("1"))
+		const n = 100
+		got := make([]string, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		begin := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-begin
+				res, err := f.m.Refresh(context.Background(), rt, "")
+				if err == nil {
+					got[i] = res.Token
+				}
+				errs[i] = err
+			})
+		}
+		close(begin)
+		wg.Wait()
+		want := successor(sess.Secret, rt)
+		for i := range n {
+			if errs[i] != nil || got[i] != want {
+				t.Fatalf("refresh %d: got %v, %v; want the one successor", i, errs[i], got[i] == want)
+			}
+		}
+		if st := f.stored(sess.ID); st.CurrentHash != hash(want) || st.RevokedAt != nil {
+			t.Fatalf("stored session %+v, want live with the one successor", st)
+		}
+		f.clock.Advance(time.Minute)
+		f.refresh(want)
 	})
 }
