@@ -2,12 +2,10 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -157,19 +155,4 @@ func TestKeyRotationAcrossNodes(t *testing.T) {
 	if r := serve(b, http.MethodGet, "/me", "Authorization", "Bearer "+fresh); r.status != http.StatusOK {
 		t.Fatalf("/me on the other node with the replacement key's token = %d %s, want 200", r.status, r.body)
 	}
-}
-
-// tokenHeader decodes the protected header of a token we issued.
-func tokenHeader(t *testing.T, tok string) map[string]any {
-	t.Helper()
-	h, _, _ := strings.Cut(tok, ".")
-	b, err := base64.RawURLEncoding.DecodeString(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }

@@ -53,19 +53,31 @@ func (e *env) loginUser(email string) (tok, userID string) {
 // tokenClaims decodes the claims of a token we issued, unverified.
 func tokenClaims(t *testing.T, tok string) map[string]any {
 	t.Helper()
+	return tokenPart(t, tok, 1)
+}
+
+// tokenHeader decodes the protected header of a token we issued.
+func tokenHeader(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	return tokenPart(t, tok, 0)
+}
+
+// tokenPart decodes part i (0 the header, 1 the claims) of a token.
+func tokenPart(t *testing.T, tok string, i int) map[string]any {
+	t.Helper()
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		t.Fatalf("token %q is not a JWS", tok)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c map[string]any
-	if err := json.Unmarshal(b, &c); err != nil {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return m
 }
 
 // wantChallenge checks that r carries exactly one WWW-Authenticate header

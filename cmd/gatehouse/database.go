@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -45,6 +46,20 @@ func openStore(ctx context.Context, db database) (gatehouse.Store, []migrate.Mig
 		return nil, nil, err
 	}
 	return s, applied, nil
+}
+
+// openFromSettings reads the database settings (and those named in more)
+// of an operator command called name, and opens and migrates the store.
+func openFromSettings(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, more ...string) (gatehouse.Store, *config, error) {
+	cfg, err := loadDatabaseConfig(name, args, getenv, stderr, func(*flag.FlagSet) {}, more...)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, _, err := openStore(ctx, cfg.db)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, cfg, nil
 }
 
 // runMigrate is `gatehouse migrate [--dry-run]`: it applies the pending

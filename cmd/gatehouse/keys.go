@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -53,12 +52,8 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprint(stderr, keysUsage)
 		return fmt.Errorf("keys: unknown command %q", action)
 	}
-	cfg, err := loadDatabaseConfig("gatehouse keys "+action, rest, getenv, stderr, func(*flag.FlagSet) {},
+	store, cfg, err := openFromSettings(ctx, "gatehouse keys "+action, rest, getenv, stderr,
 		"GATEHOUSE_JWT_ALG", "GATEHOUSE_KEY_ROTATION", "GATEHOUSE_ENCRYPTION_KEY")
-	if err != nil {
-		return err
-	}
-	store, _, err := openStore(ctx, cfg.db)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -26,11 +25,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return errors.New("gatehouse user: expected disable or enable and a user id")
 	}
 	action, id := args[0], args[1]
-	cfg, err := loadDatabaseConfig("gatehouse user "+action, args[2:], getenv, stderr, func(*flag.FlagSet) {})
-	if err != nil {
-		return err
-	}
-	store, _, err := openStore(ctx, cfg.db)
+	store, _, err := openFromSettings(ctx, "gatehouse user "+action, args[2:], getenv, stderr)
 	if err != nil {
 		return err
 	}
