@@ -58,7 +58,8 @@ func TestFinish(t *testing.T) {
 
 // TestFinishRefusesState: a state or binding that matches no login is
 // invalid_state before the provider is called; it consumes nothing and
-// stores nothing, and the rightful browser can still finish.
+// stores nothing, and the rightful browser can still finish. Security
+// cases 8, 9 and 11.
 func TestFinishRefusesState(t *testing.T) {
 	tests := []struct {
 		name string
@@ -98,7 +99,8 @@ func TestFinishRefusesState(t *testing.T) {
 }
 
 // TestFinishSwappedBindings: browser B finishing with browser A's state
-// fails, and so does A with B's; neither login is used up.
+// fails, and so does A with B's; neither login is used up. Security case
+// 10.
 func TestFinishSwappedBindings(t *testing.T) {
 	each(t, func(t *testing.T, s gatehouse.Store) {
 		f := newFixture(t, s)
@@ -124,7 +126,8 @@ func TestFinishSwappedBindings(t *testing.T) {
 
 // TestFinishIncompleteCallback: a callback with neither a code nor a
 // provider error is invalid_request; the provider is not called, nothing
-// is consumed or stored, and the login can still be finished.
+// is consumed or stored, and the login can still be finished. Security
+// case 8.
 func TestFinishIncompleteCallback(t *testing.T) {
 	for name, code := range map[string]string{"empty code": "", "blank code": "   ", "tab code": "\t"} {
 		t.Run(name, func(t *testing.T) {
@@ -150,6 +153,7 @@ func TestFinishIncompleteCallback(t *testing.T) {
 
 // TestFinishReplay: a successful callback works once; replayed with the
 // same binding it is invalid_state, and the provider was asked once.
+// Security case 12.
 func TestFinishReplay(t *testing.T) {
 	each(t, func(t *testing.T, s gatehouse.Store) {
 		f := newFixture(t, s)
@@ -169,7 +173,7 @@ func TestFinishReplay(t *testing.T) {
 
 // TestFinishConcurrent: identical callbacks at the same moment (React
 // StrictMode's double effect): exactly one wins, the others are
-// invalid_state, and the provider is asked once.
+// invalid_state, and the provider is asked once. Security case 13.
 func TestFinishConcurrent(t *testing.T) {
 	each(t, func(t *testing.T, s gatehouse.Store) {
 		f := newFixture(t, s)
@@ -206,6 +210,7 @@ func TestFinishConcurrent(t *testing.T) {
 
 // TestFinishExpiry: a login finished at or after its TTL is consumed and
 // refused before the provider is called; a second earlier, it works.
+// Security case 14.
 func TestFinishExpiry(t *testing.T) {
 	for _, tc := range []struct {
 		after time.Duration
@@ -238,7 +243,7 @@ func TestFinishExpiry(t *testing.T) {
 
 // TestFinishOtherProvider: a login started at one provider cannot be
 // finished at another: it is consumed and refused, and no provider is
-// called.
+// called. Security case 16.
 func TestFinishOtherProvider(t *testing.T) {
 	each(t, func(t *testing.T, s gatehouse.Store) {
 		f := newFixture(t, s)
@@ -258,7 +263,7 @@ func TestFinishOtherProvider(t *testing.T) {
 // TestFinishCodeInjection: an attacker finishes their own login with the
 // victim's code. Gatehouse sends the attacker's verifier, so the provider
 // refuses (PKCE): invalid_grant, no user, the attacker's login spent, the
-// victim's untouched.
+// victim's untouched. Security case 15.
 func TestFinishCodeInjection(t *testing.T) {
 	each(t, func(t *testing.T, s gatehouse.Store) {
 		f := newFixture(t, s)
@@ -281,7 +286,7 @@ func TestFinishCodeInjection(t *testing.T) {
 // TestFinishProviderError: an error the provider sent back instead of a
 // code uses the login up without calling the provider: access_denied (the
 // person cancelled) is provider_denied, anything else invalid_request.
-// The provider's text is never taken.
+// The provider's text is never taken. Security case 18.
 func TestFinishProviderError(t *testing.T) {
 	for _, tc := range []struct{ sent, want string }{
 		{"access_denied", gatehouse.EProviderDenied},
@@ -352,6 +357,7 @@ func TestFinishExchange(t *testing.T) {
 // UTF-8, which is a key and is not cleaned, fails the login as the
 // provider's fault (upstream_error), the same on both stores, and stores
 // nothing. The result still names the subject for the audit line.
+// Security case 29.
 func TestFinishUnstorableSubject(t *testing.T) {
 	for _, sub := range []string{"a\x00b", "\xff"} {
 		t.Run(strings.ToValidUTF8(strings.ReplaceAll(sub, "\x00", "NUL"), "invalid"), func(t *testing.T) {
@@ -371,7 +377,7 @@ func TestFinishUnstorableSubject(t *testing.T) {
 
 // TestFinishDisabledUser: a disabled user's login is access_denied and
 // writes nothing (the profile stays as it was); enabled again, they log
-// in.
+// in. Security case 71.
 func TestFinishDisabledUser(t *testing.T) {
 	each(t, func(t *testing.T, s gatehouse.Store) {
 		f := newFixture(t, s)

@@ -17,7 +17,7 @@ import (
 // the binding, with the provider, the exact redirect URI, a fresh PKCE
 // verifier and nonce, the client and its expiry; the provider URL carries
 // the state and the challenge, never the verifier; every start gives fresh
-// values.
+// values. Security cases 1 and 16.
 func TestStart(t *testing.T) {
 	each(t, func(t *testing.T, s gatehouse.Store) {
 		f := newFixture(t, s, func(c *Config) { c.TTL = 15 * time.Minute })
@@ -98,7 +98,7 @@ func mustQuery(t *testing.T, s string) url.Values {
 // TestStartPendingCap: a client may have only MaxPendingPerClient logins in
 // progress; past it Start answers rate_limited with a wait and stores
 // nothing. Other clients are not affected, and expired logins no longer
-// count. Zero sets no cap.
+// count. Zero sets no cap. Security case 6.
 func TestStartPendingCap(t *testing.T) {
 	t.Run("cap", func(t *testing.T) { each(t, testPendingCap) })
 	t.Run("no cap", func(t *testing.T) {
@@ -145,7 +145,7 @@ func testPendingCap(t *testing.T, s gatehouse.Store) {
 // TestStartReplacesBrowsersLogin: a browser has one login in progress: a
 // new login replaces the one whose binding it holds, which can no longer
 // be finished, and so does not add to the client's pending logins. A
-// previous binding of the wrong shape replaces nothing.
+// previous binding of the wrong shape replaces nothing. Security case 6.
 func TestStartReplacesBrowsersLogin(t *testing.T) {
 	t.Run("one browser, many clicks", func(t *testing.T) { each(t, testManyClicks) })
 	t.Run("malformed previous binding", func(t *testing.T) {
