@@ -1,8 +1,9 @@
 // Package server is Gatehouse's HTTP API: login through a provider, access
 // tokens, GET /me, the JWKS, health checks, and the middleware that guards
 // an application's private routes. It is a thin layer: it decodes requests,
-// calls the providers, the store and the token issuer, and encodes answers,
-// rendering every error through one table (error.go).
+// calls the rules (packages login and session), the store and the token
+// issuer, and encodes answers, rendering every error through one table
+// (error.go).
 //
 // A Server is an http.Handler. The gatehouse binary serves it at the root of
 // its own listener; an existing application mounts it into its mux (see the
