@@ -9,7 +9,7 @@ import (
 // Error codes. Most are sent to clients as the "error" member of a JSON
 // error body; the server package maps each to an HTTP status, and maps the
 // internal ones (EUpstream, EUpstreamTimeout, ERefreshRefused,
-// ERefreshReused, EInternal) to a public code.
+// ERefreshReused, EProviderDenied, EInternal) to a public code.
 const (
 	EInvalidRequest       = "invalid_request"
 	EInvalidState         = "invalid_state"
@@ -37,6 +37,10 @@ const (
 	// window: its session has been revoked. Clients see invalid_grant;
 	// audit logs see this code.
 	ERefreshReused = "refresh_token_reused"
+	// EProviderDenied is a denial the provider sent back through the
+	// browser (the person clicked "Cancel"). Clients see access_denied,
+	// with a 400 rather than the 403 of Gatehouse's own refusal.
+	EProviderDenied = "provider_denied"
 )
 
 // Error is an error with a code from the list above and a message that is

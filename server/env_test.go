@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"database/sql"
@@ -567,5 +568,19 @@ func wantError(t *testing.T, r *response, status int, code string) {
 
 func s256(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// randomToken returns 256 random bits, base64url-encoded: the shape of a
+// state, a login cookie, or the secret half of a refresh token.
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hash is how the stores keep tokens: SHA-256, base64url-encoded.
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -11,11 +11,6 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// eProviderDenied is the code for a denial the provider sent back through
-// the browser (the user clicked "Cancel"): a 400, unlike EAccessDenied,
-// which is our own refusal.
-const eProviderDenied = "provider_denied"
-
 // errorCodes is the one table from error code to HTTP status and to the code
 // clients see. Internal codes map to public ones here and nowhere else.
 var errorCodes = map[string]struct {
@@ -27,7 +22,7 @@ var errorCodes = map[string]struct {
 	gatehouse.EInvalidGrant:         {http.StatusBadRequest, gatehouse.EInvalidGrant},
 	gatehouse.ERefreshRefused:       {http.StatusUnauthorized, gatehouse.EInvalidGrant},
 	gatehouse.ERefreshReused:        {http.StatusUnauthorized, gatehouse.EInvalidGrant},
-	eProviderDenied:                 {http.StatusBadRequest, gatehouse.EAccessDenied},
+	gatehouse.EProviderDenied:       {http.StatusBadRequest, gatehouse.EAccessDenied},
 	gatehouse.EAccessDenied:         {http.StatusForbidden, gatehouse.EAccessDenied},
 	gatehouse.EUnauthorized:         {http.StatusUnauthorized, gatehouse.EUnauthorized},
 	gatehouse.EInvalidToken:         {http.StatusUnauthorized, gatehouse.EInvalidToken},

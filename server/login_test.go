@@ -6,9 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/gatehouse/gatehouse/token"
 )
@@ -25,6 +23,9 @@ func TestLoginEndToEndDev(t *testing.T) {
 	}
 	if got := r.header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+	if c := setCookie(t, r, "gatehouse_login"); c == nil || c.MaxAge >= 0 {
+		t.Errorf("login cookie %v, want it cleared", c)
 	}
 	body := r.json(t)
 	if body["token_type"] != "bearer" || body["expires_in"] != float64(900) {
@@ -183,122 +184,49 @@ func TestSec04UnknownProvider(t *testing.T) {
 	}
 }
 
-// TestSec08MissingStateOrCode: 400 invalid_request, no provider call,
-// nothing persisted, and the login is still usable.
-func TestSec08MissingStateOrCode(t *testing.T) {
-	e := newEnv(t)
-	q := e.devApprove(e.startLogin(e.browser, "dev"), "allow", "A", "a@example.com")
-	for name, body := range map[string]map[string]string{
-		"no state":         {"code": q.Get("code")},
-		"empty state":      {"code": q.Get("code"), "state": ""},
-		"whitespace state": {"code": q.Get("code"), "state": "  \t "},
-		"no code":          {"state": q.Get("state")},
-		"empty code":       {"state": q.Get("state"), "code": ""},
-		"whitespace code":  {"state": q.Get("state"), "code": "   "},
-	} {
-		t.Run(name, func(t *testing.T) {
-			wantError(t, e.authorize(e.browser, "dev", body), http.StatusBadRequest, "invalid_request")
-		})
-	}
-	if n := e.exchanges["dev"].Load(); n != 0 {
-		t.Errorf("provider exchanges = %d, want 0", n)
-	}
-	if e.count("users") != 0 || e.count("login_states") != 1 {
-		t.Errorf("users %d, login_states %d; want 0, 1", e.count("users"), e.count("login_states"))
-	}
-	if r := e.authorize(e.browser, "dev", map[string]string{"code": q.Get("code"), "state": q.Get("state")}); r.status != http.StatusOK {
-		t.Errorf("the well-formed request afterwards = %d %s", r.status, r.body)
-	}
-}
-
-// TestSec09NoLoginCookie: the right state and code from a browser without
-// the login cookie (another browser replaying them) is refused before the
-// provider is called, and the login stays usable by its own browser.
-func TestSec09NoLoginCookie(t *testing.T) {
-	e := newEnv(t)
-	q := e.devApprove(e.startLogin(e.browser, "dev"), "allow", "A", "a@example.com")
-	body := map[string]string{"code": q.Get("code"), "state": q.Get("state")}
-	wantError(t, e.authorize(e.newBrowser(), "dev", body), http.StatusBadRequest, "invalid_state")
-	if n := e.exchanges["dev"].Load(); n != 0 {
-		t.Errorf("provider exchanges = %d, want 0", n)
-	}
-	if e.count("users") != 0 || e.count("login_states") != 1 {
-		t.Errorf("users %d, login_states %d; want 0, 1", e.count("users"), e.count("login_states"))
-	}
-	if r := e.authorize(e.browser, "dev", body); r.status != http.StatusOK {
-		t.Errorf("the rightful browser afterwards = %d %s", r.status, r.body)
-	}
-}
-
-// TestSec10SwappedCookies: browser B posting browser A's state fails, and
-// consumes neither login.
-func TestSec10SwappedCookies(t *testing.T) {
-	e := newEnv(t)
-	a, b := e.newBrowser(), e.newBrowser()
-	qa := e.devApprove(e.startLogin(a, "dev"), "allow", "A", "a@example.com")
-	qb := e.devApprove(e.startLogin(b, "dev"), "allow", "B", "b@example.com")
-	wantError(t, e.authorize(b, "dev", map[string]string{"code": qa.Get("code"), "state": qa.Get("state")}), http.StatusBadRequest, "invalid_state")
-	wantError(t, e.authorize(a, "dev", map[string]string{"code": qb.Get("code"), "state": qb.Get("state")}), http.StatusBadRequest, "invalid_state")
-	if n := e.exchanges["dev"].Load(); n != 0 {
-		t.Errorf("provider exchanges = %d, want 0", n)
-	}
-	if n := e.count("login_states"); n != 2 {
-		t.Fatalf("login_states = %d, want 2 (neither consumed)", n)
-	}
-	for _, tc := range []struct {
-		c *http.Client
-		q url.Values
-	}{{a, qa}, {b, qb}} {
-		if r := e.authorize(tc.c, "dev", map[string]string{"code": tc.q.Get("code"), "state": tc.q.Get("state")}); r.status != http.StatusOK {
-			t.Errorf("rightful authorize afterwards = %d %s", r.status, r.body)
+// TestAuthorizeBadState: a login the request cannot finish is 400
+// invalid_state, before the provider is called. If the request did not use
+// the login up (another browser, without the login cookie), its cookie is
+// left alone and the rightful browser can still finish; if it did (the
+// login expired), the login cookie is cleared. The rules are tested in
+// package login (TestFinishRefusesState, TestFinishExpiry and others).
+func TestAuthorizeBadState(t *testing.T) {
+	t.Run("not used up", func(t *testing.T) {
+		e := newEnv(t)
+		q := e.devApprove(e.startLogin(e.browser, "dev"), "allow", "A", "a@example.com")
+		body := map[string]string{"code": q.Get("code"), "state": q.Get("state")}
+		r := e.authorize(e.newBrowser(), "dev", body)
+		wantError(t, r, http.StatusBadRequest, "invalid_state")
+		if c := r.header.Values("Set-Cookie"); len(c) != 0 {
+			t.Errorf("Set-Cookie = %q, want none", c)
 		}
-	}
-}
-
-// TestSec11UnknownState: random, hostile and huge states never reach the
-// provider and never cause a 500.
-func TestSec11UnknownState(t *testing.T) {
-	e := newEnv(t)
-	e.startLogin(e.browser, "dev")
-	for name, state := range map[string]string{
-		"random well-formed": strings.Repeat("A", 43),
-		"sql":                "' OR '1'='1' --",
-		"10 KB":              strings.Repeat("s", 10<<10),
-		"unicode":            "état",
-	} {
-		t.Run(name, func(t *testing.T) {
-			r := e.authorize(e.browser, "dev", map[string]string{"code": "c0de", "state": state})
-			if r.status != http.StatusBadRequest {
-				t.Fatalf("status = %d %s", r.status, r.body)
-			}
-			if code := r.json(t)["error"]; code != "invalid_state" && code != "invalid_request" {
-				t.Fatalf("error = %v", code)
-			}
-		})
-	}
-	if n := e.exchanges["dev"].Load(); n != 0 {
-		t.Errorf("provider exchanges = %d, want 0", n)
-	}
-}
-
-// TestSec12Replay: a successful code and state work once.
-func TestSec12Replay(t *testing.T) {
-	e := newEnv(t)
-	q := e.devApprove(e.startLogin(e.browser, "dev"), "allow", "A", "a@example.com")
-	body := map[string]string{"code": q.Get("code"), "state": q.Get("state")}
-	// Keep the login cookie: the replay carries it too.
-	cookies := e.browser.Jar.Cookies(mustURL(t, e.ts.URL))
-	if r := e.authorize(e.browser, "dev", body); r.status != http.StatusOK {
-		t.Fatalf("first authorize = %d %s", r.status, r.body)
-	}
-	e.browser.Jar.SetCookies(mustURL(t, e.ts.URL), cookies)
-	wantError(t, e.authorize(e.browser, "dev", body), http.StatusBadRequest, "invalid_state")
-	if n := e.exchanges["dev"].Load(); n != 1 {
-		t.Errorf("provider exchanges = %d, want 1", n)
-	}
-	if e.count("users") != 1 || e.count("identities") != 1 {
-		t.Errorf("users %d identities %d, want 1, 1", e.count("users"), e.count("identities"))
-	}
+		if n := e.exchanges["dev"].Load(); n != 0 {
+			t.Errorf("provider exchanges = %d, want 0", n)
+		}
+		if e.count("users") != 0 || e.count("login_states") != 1 {
+			t.Errorf("users %d, login_states %d; want 0, 1", e.count("users"), e.count("login_states"))
+		}
+		if r := e.authorize(e.browser, "dev", body); r.status != http.StatusOK {
+			t.Errorf("the rightful browser afterwards = %d %s", r.status, r.body)
+		}
+	})
+	t.Run("used up", func(t *testing.T) {
+		e := newEnv(t)
+		authURL := e.startLogin(e.browser, "dev")
+		e.clock.Advance(LoginTTL)
+		q := e.devApprove(authURL, "allow", "A", "a@example.com")
+		r := e.authorize(e.browser, "dev", map[string]string{"code": q.Get("code"), "state": q.Get("state")})
+		wantError(t, r, http.StatusBadRequest, "invalid_state")
+		if c := setCookie(t, r, "gatehouse_login"); c == nil || c.MaxAge >= 0 || c.Value != "" {
+			t.Errorf("login cookie %v, want it cleared", c)
+		}
+		if n := e.exchanges["dev"].Load(); n != 0 {
+			t.Errorf("provider exchanges = %d, want 0", n)
+		}
+		if n := e.count("login_states"); n != 0 {
+			t.Errorf("login_states = %d, want 0", n)
+		}
+	})
 }
 
 func mustURL(t *testing.T, s string) *url.URL {
@@ -307,99 +235,6 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
-}
-
-// TestSec13ConcurrentAuthorize: identical authorize requests at the same
-// moment (React StrictMode's double effect): exactly one wins, and the
-// provider is asked once.
-func TestSec13ConcurrentAuthorize(t *testing.T) {
-	e := newEnv(t)
-	q := e.devApprove(e.startLogin(e.browser, "dev"), "allow", "A", "a@example.com")
-	body := map[string]string{"code": q.Get("code"), "state": q.Get("state")}
-	const n = 8
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	results := make([]*response, n)
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			results[i] = e.authorize(e.browser, "dev", body)
-		})
-	}
-	close(start)
-	wg.Wait()
-	ok := 0
-	for _, r := range results {
-		switch r.status {
-		case http.StatusOK:
-			ok++
-		case http.StatusBadRequest:
-			if code := r.json(t)["error"]; code != "invalid_state" {
-				t.Errorf("loser error = %v, want invalid_state", code)
-			}
-		default:
-			t.Errorf("status = %d %s", r.status, r.body)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("%d requests succeeded, want exactly 1", ok)
-	}
-	if got := e.exchanges["dev"].Load(); got != 1 {
-		t.Errorf("provider exchanges = %d, want 1", got)
-	}
-	if e.count("users") != 1 {
-		t.Errorf("users = %d, want 1", e.count("users"))
-	}
-}
-
-// TestSec14ExpiredLogin: a login finished after its ten minutes is refused
-// before the provider is called, and its row is gone.
-func TestSec14ExpiredLogin(t *testing.T) {
-	for _, tc := range []struct {
-		after time.Duration
-		ok    bool
-	}{{LoginTTL - time.Second, true}, {LoginTTL, false}, {11 * time.Minute, false}} {
-		t.Run(tc.after.String(), func(t *testing.T) {
-			e := newEnv(t)
-			authURL := e.startLogin(e.browser, "dev")
-			e.clock.Advance(tc.after)
-			q := e.devApprove(authURL, "allow", "A", "a@example.com")
-			r := e.authorize(e.browser, "dev", map[string]string{"code": q.Get("code"), "state": q.Get("state")})
-			if tc.ok {
-				if r.status != http.StatusOK {
-					t.Fatalf("status = %d %s", r.status, r.body)
-				}
-				return
-			}
-			wantError(t, r, http.StatusBadRequest, "invalid_state")
-			if n := e.exchanges["dev"].Load(); n != 0 {
-				t.Errorf("provider exchanges = %d, want 0", n)
-			}
-			if n := e.count("login_states"); n != 0 {
-				t.Errorf("login_states = %d, want 0", n)
-			}
-		})
-	}
-}
-
-// TestSec15CodeInjection: an attacker posts the victim's code with the
-// attacker's own state and cookie. The provider checks PKCE against the
-// attacker's verifier and refuses; no user is created.
-func TestSec15CodeInjection(t *testing.T) {
-	e := newEnv(t)
-	victim, attacker := e.newBrowser(), e.newBrowser()
-	victimCode := e.devApprove(e.startLogin(victim, "dev"), "allow", "Victim", "victim@example.com").Get("code")
-	attackerState := e.devApprove(e.startLogin(attacker, "dev"), "allow", "Mallory", "mallory@example.com").Get("state")
-
-	r := e.authorize(attacker, "dev", map[string]string{"code": victimCode, "state": attackerState})
-	wantError(t, r, http.StatusBadRequest, "invalid_grant")
-	if e.count("users") != 0 {
-		t.Errorf("users = %d, want 0", e.count("users"))
-	}
-	// The attacker's login is spent.
-	if n := e.count("login_states"); n != 1 {
-		t.Errorf("login_states = %d, want 1 (only the victim's)", n)
-	}
 }
 
 // TestSec18ProviderDenial: the user cancels at the provider; the app relays
@@ -424,8 +259,10 @@ func TestSec18ProviderDenial(t *testing.T) {
 	}
 }
 
-// TestSec19MalformedBodies: every malformed authorize body gets the
-// standard error with a 4xx, and the provider is never called.
+// TestSec19MalformedBodies: every malformed authorize body (a missing,
+// empty or blank state or code among them) gets the standard error with a
+// 4xx; the provider is never called, nothing is stored, and the login can
+// still be finished.
 func TestSec19MalformedBodies(t *testing.T) {
 	e := newEnv(t)
 	q := e.devApprove(e.startLogin(e.browser, "dev"), "allow", "A", "a@example.com")
@@ -438,6 +275,12 @@ func TestSec19MalformedBodies(t *testing.T) {
 		status  int
 		code    string
 	}{
+		{"no state", `{"code":"` + code + `"}`, jsonCT, 400, "invalid_request"},
+		{"empty state", `{"code":"` + code + `","state":""}`, jsonCT, 400, "invalid_request"},
+		{"whitespace state", `{"code":"` + code + `","state":"  \t "}`, jsonCT, 400, "invalid_request"},
+		{"no code", `{"state":"` + state + `"}`, jsonCT, 400, "invalid_request"},
+		{"empty code", `{"state":"` + state + `","code":""}`, jsonCT, 400, "invalid_request"},
+		{"whitespace code", `{"state":"` + state + `","code":"   "}`, jsonCT, 400, "invalid_request"},
 		{"not JSON", "code=x&state=y", jsonCT, 400, "invalid_request"},
 		{"text/plain", `{"code":"` + code + `","state":"` + state + `"}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type"},
 		{"form", "code=" + code + "&state=" + state, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"},
@@ -465,6 +308,9 @@ func TestSec19MalformedBodies(t *testing.T) {
 	}
 	if e.count("users") != 0 || e.count("login_states") != 1 {
 		t.Errorf("users %d, login_states %d; want 0, 1", e.count("users"), e.count("login_states"))
+	}
+	if r := e.authorize(e.browser, "dev", map[string]string{"code": code, "state": state}); r.status != http.StatusOK {
+		t.Errorf("the well-formed request afterwards = %d %s", r.status, r.body)
 	}
 }
 

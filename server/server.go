@@ -1,8 +1,9 @@
 // Package server is Gatehouse's HTTP API: login through a provider, access
 // tokens, GET /me, the JWKS, health checks, and the middleware that guards
 // an application's private routes. It is a thin layer: it decodes requests,
-// calls the providers, the store and the token issuer, and encodes answers,
-// rendering every error through one table (error.go).
+// calls the rules (packages login and session), the store and the token
+// issuer, and encodes answers, rendering every error through one table
+// (error.go).
 //
 // A Server is an http.Handler. The gatehouse binary serves it at the root of
 // its own listener; an existing application mounts it into its mux (see the
@@ -19,7 +20,6 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/cleanup"
 	"github.com/gatehouse/gatehouse/clientip"
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/login"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/token"
 )
@@ -42,7 +43,7 @@ const (
 	// MaxAccessTokenTTL is the longest access token lifetime allowed.
 	MaxAccessTokenTTL = time.Hour
 	// LoginTTL is how long a started login stays usable.
-	LoginTTL = 10 * time.Minute
+	LoginTTL = login.DefaultTTL
 	// Leeway is the clock skew allowed when verifying access tokens.
 	Leeway = 30 * time.Second
 	// KeyRetention is how long a retired signing key still verifies: the
@@ -50,7 +51,7 @@ const (
 	// was given, plus the leeway.
 	KeyRetention = MaxAccessTokenTTL + Leeway
 	// ExchangeTimeout bounds the whole code exchange with a provider.
-	ExchangeTimeout = 25 * time.Second
+	ExchangeTimeout = login.DefaultExchangeTimeout
 	// DefaultSessionIdleTimeout ends a session not refreshed for a week.
 	DefaultSessionIdleTimeout = session.DefaultIdleTimeout
 	// DefaultSessionMaxAge ends every session 30 days after its login.
@@ -64,22 +65,12 @@ const (
 )
 
 // ReservedNames are the /auth/… paths of the API that a provider cannot be
-// named after.
-var ReservedNames = []string{"providers", "refresh", "logout", "sessions"}
+// named after (package login checks provider names).
+var ReservedNames = login.ReservedNames
 
-// Provider is a provider as registered with a Server.
-type Provider struct {
-	// Name is the provider's URL segment (/auth/{Name}/login) and the
-	// provider part of its identities' key: lower-case letters, digits and
-	// hyphens.
-	Name string
-	// DisplayName is shown on login buttons; it defaults to Name.
-	DisplayName string
-	// RedirectURL is the exact redirect_uri registered with the provider;
-	// it defaults to {AppURL}/auth/{Name}.
-	RedirectURL string
-	gatehouse.Provider
-}
+// Provider is a provider as registered with a Server. Its RedirectURL
+// defaults to {AppURL}/auth/{Name}.
+type Provider = login.Provider
 
 // Config configures a Server.
 type Config struct {
@@ -153,14 +144,14 @@ type Config struct {
 
 // Server serves the Gatehouse HTTP API.
 type Server struct {
-	store     gatehouse.Store
-	log       *slog.Logger
-	now       func() time.Time
-	issuer    *token.Issuer
-	verifier  *token.Verifier
-	keys      keySource
-	providers map[string]*Provider
-	listing   []providerInfo
+	store    gatehouse.Store
+	log      *slog.Logger
+	now      func() time.Time
+	issuer   *token.Issuer
+	verifier *token.Verifier
+	keys     keySource
+	logins   *login.Manager
+	listing  []providerInfo
 
 	publicURL      string
 	publicOrig     string
@@ -171,10 +162,9 @@ type Server struct {
 	refreshCookie  string
 	previousCookie string
 
-	sessions      *session.Manager
-	cleanup       *cleanup.Loop
-	limits        limiters
-	pendingLogins int
+	sessions *session.Manager
+	cleanup  *cleanup.Loop
+	limits   limiters
 
 	handler http.Handler
 }
@@ -183,8 +173,6 @@ type providerInfo struct {
 	Name        string `json:"name"`
 	DisplayName string `json:"display_name"`
 }
-
-var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
 // New checks cfg, loads (or creates, on first start) the signing keys from
 // the store, and returns a Server.
@@ -200,18 +188,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	pub, app, cors := rc.pub, rc.app, rc.cors
 	limits := cfg.Limits.withDefaults()
 	s := &Server{
-		store:         cfg.Store,
-		log:           cfg.Logger,
-		now:           cfg.Now,
-		providers:     map[string]*Provider{},
-		listing:       []providerInfo{},
-		publicURL:     pub.String(),
-		publicOrig:    origin(pub),
-		corsOrigins:   cors,
-		clients:       clientip.New(cfg.TrustedProxies),
-		https:         pub.Scheme == "https",
-		limits:        newLimiters(limits),
-		pendingLogins: limits.PendingLoginsPerClient,
+		store:       cfg.Store,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		listing:     []providerInfo{},
+		publicURL:   pub.String(),
+		publicOrig:  origin(pub),
+		corsOrigins: cors,
+		clients:     clientip.New(cfg.TrustedProxies),
+		https:       pub.Scheme == "https",
+		limits:      newLimiters(limits),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -223,27 +209,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.https {
 		s.loginCookie, s.refreshCookie, s.previousCookie = "__Host-"+s.loginCookie, "__Host-"+s.refreshCookie, "__Host-"+s.previousCookie
 	}
-	for i := range cfg.Providers {
-		p := cfg.Providers[i]
-		if !providerName.MatchString(p.Name) || slices.Contains(ReservedNames, p.Name) {
-			return nil, fmt.Errorf("server: provider name %q must be lower-case letters, digits and hyphens", p.Name)
-		}
-		if p.Provider == nil {
-			return nil, fmt.Errorf("server: provider %q has no implementation", p.Name)
-		}
-		if _, dup := s.providers[p.Name]; dup {
-			return nil, fmt.Errorf("server: provider %q registered twice", p.Name)
-		}
-		if p.DisplayName == "" {
-			p.DisplayName = p.Name
-		}
+	providers := make([]Provider, len(cfg.Providers))
+	for i, p := range cfg.Providers {
 		if p.RedirectURL == "" {
 			p.RedirectURL = strings.TrimSuffix(app.String(), "/") + "/auth/" + p.Name
 		}
+		providers[i] = p
+	}
+	s.logins, err = login.New(login.Config{
+		Store:               cfg.Store,
+		Providers:           providers,
+		MaxPendingPerClient: limits.PendingLoginsPerClient,
+		Now:                 s.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	for _, p := range s.logins.Providers() {
 		if _, err := ParseBaseURL("provider "+p.Name+" redirect URL", p.RedirectURL, cfg.InsecureAllowHTTP); err != nil {
 			return nil, err
 		}
-		s.providers[p.Name] = &p
 		s.listing = append(s.listing, providerInfo{Name: p.Name, DisplayName: p.DisplayName})
 	}
 

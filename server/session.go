@@ -50,12 +50,6 @@ func (s *Server) clearRefreshCookies(w http.ResponseWriter) {
 	http.SetCookie(w, s.strictCookie(s.previousCookie, "", 0))
 }
 
-func (s *Server) strictCookie(name, value string, maxAge time.Duration) *http.Cookie {
-	c := s.cookie(name, value, maxAge)
-	c.SameSite = http.SameSiteStrictMode
-	return c
-}
-
 // refreshTokens returns the refresh cookie's value and the fallback
 // cookie's (see session.UnsureError), each "" unless it has the shape of a
 // refresh token.
@@ -99,6 +93,13 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answerTokens(w, r, res.User, res.Session, res.Token)
+}
+
+type loginResponse struct {
+	AccessToken string          `json:"access_token"`
+	TokenType   string          `json:"token_type"`
+	ExpiresIn   int64           `json:"expires_in"`
+	User        *gatehouse.User `json:"user"`
 }
 
 // answerTokens mints an access token in sess, sets the refresh cookie to

@@ -1,0 +1,70 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Started is a login in progress, as the browser needs it.
+type Started struct {
+	// URL is the provider URL to send the browser to.
+	URL string
+	// Binding is the secret that ties the login to the browser that
+	// started it. The caller keeps it in that browser (an HttpOnly cookie)
+	// and hands it back to Finish, and to Start as the previous binding.
+	Binding string
+	// Lifetime is how long the login stays usable: the browser need not
+	// keep the binding longer.
+	Lifetime time.Duration
+}
+
+// Start starts a login through the named provider for client, the key the
+// caller counts a client's pending logins under (its address). previous is
+// the binding of the browser's earlier login, or "": that login is
+// replaced, since the browser keeps one binding. If client already has
+// Config.MaxPendingPerClient logins in progress, Start stores nothing and
+// returns an ERateLimited error.
+func (m *Manager) Start(ctx context.Context, provider, client, previous string) (*Started, error) {
+	p, err := m.Provider(provider)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	state, binding := randomToken(), randomToken()
+	ls := &gatehouse.LoginState{
+		StateHash:    hash(state),
+		BindingHash:  hash(binding),
+		Provider:     p.Name,
+		RedirectURI:  p.RedirectURL,
+		CodeVerifier: randomToken(),
+		Nonce:        randomToken(),
+		Client:       client,
+		CreatedAt:    now,
+		ExpiresAt:    now.Add(m.ttl),
+	}
+	var replaces string
+	if isRandomToken(previous) {
+		replaces = hash(previous)
+	}
+	err = m.store.CreateLoginState(ctx, ls, replaces, m.maxPending)
+	if errors.Is(err, gatehouse.ErrTooMany) {
+		return nil, &gatehouse.Error{Code: gatehouse.ERateLimited, RetryAfter: time.Minute,
+			Message: "too many logins in progress from this address; finish one or try again later"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Started{
+		URL: p.AuthCodeURL(gatehouse.AuthParams{
+			State:        state,
+			RedirectURI:  ls.RedirectURI,
+			CodeVerifier: ls.CodeVerifier,
+			Nonce:        ls.Nonce,
+		}),
+		Binding:  binding,
+		Lifetime: m.ttl,
+	}, nil
+}
