@@ -4,11 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -186,114 +183,30 @@ func TestSec48GarbageBearer(t *testing.T) {
 	}
 }
 
-// TestSec49AlgorithmConfusion: alg none, HS256 keyed with our public key,
-// and other algorithms under our kid are refused over HTTP.
+// The attack tables of SECURITY.md's items 49 to 55 live in
+// token/token_test.go, against token.Verifier, which the server uses. The
+// tests below prove, with one token per kind, that a refusal of each kind
+// reaches the client as a 401 invalid_token with its challenge and JSON
+// body, and that the server's verifier is wired with its issuer, audience,
+// clock, leeway and lifetime.
+
+// TestSec49AlgorithmConfusion: alg none under our kid is refused over HTTP.
 func TestSec49AlgorithmConfusion(t *testing.T) {
 	e := newEnv(t)
 	_, userID := e.loginUser("a@example.com")
-	der, err := x509.MarshalPKIXPublicKey(&e.priv.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alg := func(a string) map[string]any { return withHeader(e, func(h map[string]any) { h["alg"] = a }) }
 	c := e.forged(userID)
 	wantMe(t, e.me(e.sign(e.header(), c)), userID)
-	cases := map[string]string{
-		"none":                    jwstest.Sign("none", nil, alg("none"), c),
-		"None":                    jwstest.Sign("None", nil, alg("None"), c),
-		"NONE":                    jwstest.Sign("NONE", nil, alg("NONE"), c),
-		"nOnE":                    jwstest.Sign("nOnE", nil, alg("nOnE"), c),
-		"none, no kid":            jwstest.Sign("none", nil, map[string]any{"alg": "none", "typ": token.Type}, c),
-		"HS256 PEM":               jwstest.Sign("HS256", pemKey, alg("HS256"), c),
-		"HS256 DER":               jwstest.Sign("HS256", der, alg("HS256"), c),
-		"HS256 raw x||y":          jwstest.Sign("HS256", jwstest.RawPublicKey(&e.priv.PublicKey), alg("HS256"), c),
-		"HS512 PEM":               jwstest.Sign("HS512", pemKey, alg("HS512"), c),
-		"RS256 our kid":           jwstest.Sign("RS256", rsaKey, alg("RS256"), c),
-		"PS256 our kid":           jwstest.Sign("PS256", rsaKey, alg("PS256"), c),
-		"ES256 header, HS256 MAC": jwstest.Sign("HS256", der, e.header(), c),
-	}
-	for name, tok := range cases {
-		t.Run(name, func(t *testing.T) { wantInvalidToken(t, e.me(tok)) })
-	}
+	h := withHeader(e, func(h map[string]any) { h["alg"] = "none" })
+	wantInvalidToken(t, e.me(jwstest.Sign("none", nil, h, c)))
 }
 
-// TestSec50Tampering: one flipped bit anywhere, a spliced header and a
-// non-canonical signature spelling are refused over HTTP.
+// TestSec50Tampering: a flipped bit in the claims is refused over HTTP.
 func TestSec50Tampering(t *testing.T) {
 	e := newEnv(t)
 	valid, userID := e.loginUser("a@example.com")
 	wantMe(t, e.me(valid), userID)
-	p := strings.Split(valid, ".")
-	flip := func(seg, bit int) string { return jwstest.FlipBit(valid, seg, bit) }
-	payload, _ := base64.RawURLEncoding.DecodeString(p[1])
-	subBit := 8*strings.Index(string(payload), userID) + 1
-
-	// A header that also verifies with our key, from another valid token.
-	other := e.sign(withHeader(e, func(h map[string]any) { h["typ"] = "application/" + token.Type }), e.forged(userID))
-	wantMe(t, e.me(other), userID)
-	// A token from another key with another kid.
-	stranger, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	strangerTok := jwstest.Sign(token.ES256, stranger, withHeader(e, func(h map[string]any) { h["kid"] = "stranger" }), e.forged(userID))
-
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	last := strings.IndexByte(alphabet, valid[len(valid)-1])
-	nonCanonical := valid[:len(valid)-1] + string(alphabet[last^1])
-	if b, err := base64.RawURLEncoding.DecodeString(nonCanonical[strings.LastIndexByte(nonCanonical, '.')+1:]); err != nil || string(b) != string(mustB64(t, p[2])) {
-		t.Fatalf("the non-canonical signature does not decode to the same bytes (%v)", err)
-	}
-
-	// A validly signed token whose payload's last base64url character has
-	// unused bits, for a second spelling of the same bytes.
-	var canonical, ncPayload string
-	for pad := ""; ncPayload == ""; pad += "x" {
-		canonical = e.sign(e.header(), e.forged(userID, func(c map[string]any) { c["jti"] = "jti-" + pad }))
-		q := strings.Split(canonical, ".")
-		if n := len(mustB64(t, q[1])); n%3 != 0 {
-			i := strings.IndexByte(alphabet, q[1][len(q[1])-1])
-			ncPayload = q[0] + "." + q[1][:len(q[1])-1] + string(alphabet[i^1]) + "." + q[2]
-		}
-	}
-	wantMe(t, e.me(canonical), userID)
-	if b := mustB64(t, strings.Split(ncPayload, ".")[1]); string(b) != string(mustB64(t, strings.Split(canonical, ".")[1])) {
-		t.Fatal("the non-canonical payload does not decode to the same bytes")
-	}
-	t.Run("non-canonical payload", func(t *testing.T) {
-		// token.Verifier promises one spelling per token, and decodes the
-		// header and signature strictly, but the payload is decoded by
-		// go-jose, which ignores the unused bits.
-		wantInvalidToken(t, e.me(ncPayload))
-	})
-
-	cases := map[string]string{
-		"header bit":          flip(0, 10),
-		"payload bit in sub":  flip(1, subBit),
-		"payload last bit":    flip(1, 8*len(payload)-1),
-		"signature first bit": flip(2, 0),
-		"signature last bit":  flip(2, 511),
-		"spliced header":      strings.Split(other, ".")[0] + "." + p[1] + "." + p[2],
-		"spliced signature":   p[0] + "." + p[1] + "." + strings.Split(other, ".")[2],
-		"other key's header":  strings.Split(strangerTok, ".")[0] + "." + p[1] + "." + p[2],
-		"other key":           strangerTok,
-		"non-canonical sig":   nonCanonical,
-		"truncated sig":       valid[:len(valid)-4],
-		"empty signature":     p[0] + "." + p[1] + ".",
-	}
-	for name, tok := range cases {
-		t.Run(name, func(t *testing.T) {
-			if tok == valid {
-				t.Fatal("the case did not change the token")
-			}
-			wantInvalidToken(t, e.me(tok))
-		})
-	}
+	payload := mustB64(t, strings.Split(valid, ".")[1])
+	wantInvalidToken(t, e.me(jwstest.FlipBit(valid, 1, 8*strings.Index(string(payload), userID)+1)))
 }
 
 func mustB64(t *testing.T, s string) []byte {
@@ -306,8 +219,12 @@ func mustB64(t *testing.T, s string) []byte {
 }
 
 // TestSec51TimeClaims: the server's verifier runs on the injected clock
-// with 30 s of leeway and the configured 15 minute maximum lifetime.
+// with Leeway, and refuses tokens living longer than the configured access
+// token TTL.
 func TestSec51TimeClaims(t *testing.T) {
+	if Leeway > token.MaxLeeway {
+		t.Fatalf("Leeway %s exceeds %s", Leeway, token.MaxLeeway)
+	}
 	t.Run("real token around expiry", func(t *testing.T) {
 		e := newEnv(t)
 		tok, userID := e.loginUser("a@example.com")
@@ -317,144 +234,35 @@ func TestSec51TimeClaims(t *testing.T) {
 		e.clock.Advance(time.Second)
 		wantInvalidToken(t, e.me(tok))
 	})
-
-	e := newEnv(t)
-	_, userID := e.loginUser("a@example.com")
-	now := e.clock.Now().Unix()
-	L := int64(Leeway / time.Second)
-	if L > int64(token.MaxLeeway/time.Second) {
-		t.Fatalf("Leeway %s exceeds %s", Leeway, token.MaxLeeway)
-	}
-	set := func(k string, v any) func(c map[string]any) { return func(c map[string]any) { c[k] = v } }
-	window := func(exp int64) func(c map[string]any) {
-		return func(c map[string]any) { c["exp"], c["iat"], c["nbf"] = exp, exp-600, exp-600 }
-	}
-	ttl := int64(DefaultAccessTokenTTL / time.Second)
-	cases := []struct {
-		name string
-		mod  func(c map[string]any)
-		ok   bool
-	}{
-		{"unchanged", func(map[string]any) {}, true},
-		{"no exp", func(c map[string]any) { delete(c, "exp") }, false},
-		{"no iat", func(c map[string]any) { delete(c, "iat") }, false},
-		{"no nbf", func(c map[string]any) { delete(c, "nbf") }, false},
-		{"exp = now-L-1", window(now - L - 1), false},
-		{"exp = now-L", window(now - L), false},
-		{"exp = now-L+1", window(now - L + 1), true},
-		{"nbf = now+L", set("nbf", now+L), true},
-		{"nbf = now+L+1", set("nbf", now+L+1), false},
-		{"nbf = now+61", set("nbf", now+61), false},
-		{"iat = now+L+60", func(c map[string]any) { c["iat"], c["nbf"], c["exp"] = now+L+60, now, now+L+120 }, false},
-		{"lifetime = TTL", set("exp", now+ttl), true},
-		{"lifetime = TTL+1s", set("exp", now+ttl+1), false},
-		{"lifetime one day", set("exp", now+86400), false},
-		{`exp "123"`, set("exp", "123"), false},
-		{"exp 1e10", set("exp", json.RawMessage("1e10")), false},
-		{"exp -1", set("exp", -1), false},
-		{"exp max int64", set("exp", json.RawMessage("9223372036854775807")), false},
-		{"exp 1.5", set("exp", json.RawMessage("1.5")), false},
-		{"exp float of a valid time", set("exp", json.RawMessage(strconv.FormatInt(now+600, 10)+".0")), false},
-		{"exp null", set("exp", nil), false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := e.me(e.sign(e.header(), e.forged(userID, tc.mod)))
-			if tc.ok {
-				wantMe(t, r, userID)
-			} else {
-				wantInvalidToken(t, r)
-			}
-		})
-	}
-}
-
-// TestSec52ClaimsConfusion: the server's verifier checks our issuer, our
-// audience and the at+jwt type.
-func TestSec52ClaimsConfusion(t *testing.T) {
-	e := newEnv(t)
-	_, userID := e.loginUser("a@example.com")
-	claim := func(k string, v any) func(c map[string]any) { return func(c map[string]any) { c[k] = v } }
-	drop := func(k string) func(c map[string]any) { return func(c map[string]any) { delete(c, k) } }
-	typ := func(v any) map[string]any {
-		return withHeader(e, func(h map[string]any) {
-			if v == nil {
-				delete(h, "typ")
-			} else {
-				h["typ"] = v
-			}
-		})
-	}
-	cases := []struct {
-		name   string
-		header map[string]any
-		mod    func(c map[string]any)
-		ok     bool
-	}{
-		{"unchanged", e.header(), nil, true},
-		{"aud array with ours", e.header(), claim("aud", []string{"https://other.example", e.ts.URL}), true},
-		{"iss other", e.header(), claim("iss", "https://evil.example"), false},
-		{"iss with slash", e.header(), claim("iss", e.ts.URL+"/"), false},
-		{"iss missing", e.header(), drop("iss"), false},
-		{"aud missing", e.header(), drop("aud"), false},
-		{"aud wrong", e.header(), claim("aud", "https://other.example"), false},
-		{"aud []", e.header(), claim("aud", []string{}), false},
-		{`aud ["ours",5]`, e.header(), claim("aud", []any{e.ts.URL, 5}), false},
-		{"aud 5", e.header(), claim("aud", 5), false},
-		{"sub missing", e.header(), drop("sub"), false},
-		{"jti missing", e.header(), drop("jti"), false},
-		{"typ absent", typ(nil), nil, false},
-		{"typ JWT", typ("JWT"), nil, false},
-		{"typ id_token", typ("id_token"), nil, false},
-		{"typ number", typ(1), nil, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c := e.forged(userID)
-			if tc.mod != nil {
-				tc.mod(c)
-			}
-			r := e.me(e.sign(tc.header, c))
-			if tc.ok {
-				wantMe(t, r, userID)
-			} else {
-				wantInvalidToken(t, r)
-			}
-		})
-	}
-	t.Run("ID-token-like claims", func(t *testing.T) {
-		// What an OpenID provider's ID token for our client looks like,
-		// signed with our key: no at+jwt type, a nonce, a provider issuer.
-		c := e.forged(userID, claim("nonce", "n-0S6_WzA2Mj"), claim("azp", "gatehouse"), claim("iss", "https://accounts.google.com"))
-		wantInvalidToken(t, e.me(e.sign(typ("JWT"), c)))
+	t.Run("lifetime over the TTL", func(t *testing.T) {
+		e := newEnv(t)
+		_, userID := e.loginUser("a@example.com")
+		iat := e.clock.Now().Unix()
+		c := e.forged(userID, func(c map[string]any) { c["exp"] = iat + int64(DefaultAccessTokenTTL/time.Second) + 1 })
+		wantInvalidToken(t, e.me(e.sign(e.header(), c)))
 	})
 }
 
-// TestSec53CriticalHeaders: validly signed tokens with crit (or any header
-// parameter we never set) are refused over HTTP.
+// TestSec52ClaimsConfusion: a token of another issuer, signed with our key,
+// is refused over HTTP.
+func TestSec52ClaimsConfusion(t *testing.T) {
+	e := newEnv(t)
+	_, userID := e.loginUser("a@example.com")
+	c := e.forged(userID, func(c map[string]any) { c["iss"] = "https://evil.example" })
+	wantInvalidToken(t, e.me(e.sign(e.header(), c)))
+}
+
+// TestSec53CriticalHeaders: a validly signed token with crit is refused
+// over HTTP.
 func TestSec53CriticalHeaders(t *testing.T) {
 	e := newEnv(t)
 	_, userID := e.loginUser("a@example.com")
-	for name, add := range map[string]map[string]any{
-		`crit ["exp"]`:            {"crit": []string{"exp"}},
-		`crit ["x"], x 1`:         {"crit": []string{"x"}, "x": 1},
-		`crit ["b64"], b64 false`: {"crit": []string{"b64"}, "b64": false},
-		"cty JWT":                 {"cty": "JWT"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			h := withHeader(e, func(h map[string]any) {
-				for k, v := range add {
-					h[k] = v
-				}
-			})
-			wantInvalidToken(t, e.me(e.sign(h, e.forged(userID))))
-		})
-	}
+	h := withHeader(e, func(h map[string]any) { h["crit"] = []string{"exp"} })
+	wantInvalidToken(t, e.me(e.sign(h, e.forged(userID))))
 }
 
-// TestSec54KidInjection: hostile, unknown and retired key ids, and key URLs
-// in the header, are refused with no outbound fetch and nothing logged as
-// an error.
+// TestSec54KidInjection: a hostile key id, with a key URL in the header, is
+// refused with no outbound fetch and nothing logged as an error.
 func TestSec54KidInjection(t *testing.T) {
 	e := newEnv(t)
 	_, userID := e.loginUser("a@example.com")
@@ -465,33 +273,14 @@ func TestSec54KidInjection(t *testing.T) {
 		io.WriteString(w, `{"keys":[]}`)
 	}))
 	defer keyServer.Close()
-	// A key the server does not have, as after its retirement.
-	retired, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	attacker, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := e.forged(userID)
-	kid := func(v any) map[string]any { return withHeader(e, func(h map[string]any) { h["kid"] = v }) }
-	cases := map[string]string{
-		"path traversal":       e.sign(kid("../../../../dev/null"), c),
-		"sql":                  e.sign(kid("' OR '1'='1"), c),
-		"10 KB":                e.sign(kid(strings.Repeat("k", 10<<10)), c),
-		"NUL":                  e.sign(kid("abc\u0000def"), c),
-		"unknown":              e.sign(kid("QZ7YV3LX2JH5KQ4WMB6NDCPT0A"), c),
-		"number":               e.sign(kid(42), c),
-		"retired key":          jwstest.Sign(token.ES256, retired, kid("retired-2025"), c),
-		"retired key, our kid": jwstest.Sign(token.ES256, retired, e.header(), c),
-		"jku": jwstest.Sign(token.ES256, retired, withHeader(e, func(h map[string]any) {
-			h["kid"], h["jku"] = "attacker", keyServer.URL+"/jwks.json"
-		}), c),
-		"x5u": jwstest.Sign(token.ES256, retired, withHeader(e, func(h map[string]any) {
-			h["kid"], h["x5u"] = "attacker", keyServer.URL+"/cert.pem"
-		}), c),
-		"jku with our kid": e.sign(withHeader(e, func(h map[string]any) { h["jku"] = keyServer.URL + "/jwks.json" }), c),
-	}
-	for name, tok := range cases {
-		t.Run(name, func(t *testing.T) { wantInvalidToken(t, e.me(tok)) })
-	}
+	h := withHeader(e, func(h map[string]any) {
+		h["kid"], h["jku"] = "../../../../dev/null' OR '1'='1", keyServer.URL+"/jwks.json"
+	})
+	wantInvalidToken(t, e.me(jwstest.Sign(token.ES256, attacker, h, e.forged(userID))))
 	if n := fetches.Load(); n != 0 {
 		t.Errorf("the server fetched from a URL in a token header %d times", n)
 	}
@@ -503,32 +292,20 @@ func TestSec54KidInjection(t *testing.T) {
 	}
 }
 
-// TestSec55DenialOfServiceTokens: huge and pathological tokens are refused
-// quickly, and the server keeps serving.
+// TestSec55DenialOfServiceTokens: a huge token is refused quickly, and the
+// server keeps serving.
 func TestSec55DenialOfServiceTokens(t *testing.T) {
 	e := newEnv(t)
 	valid, userID := e.loginUser("a@example.com")
-	deep := strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000)
-	cases := map[string]string{
-		"a million dots": strings.Repeat(".", 1_000_000),
-		"64 KB token":    e.sign(e.header(), e.forged(userID, func(c map[string]any) { c["pad"] = strings.Repeat("A", 64<<10) })),
-		"deep header":    jwstest.Sign(token.ES256, e.priv, deep, e.forged(userID)),
-		"deep payload":   e.sign(e.header(), deep),
+	start := time.Now()
+	r := e.me(strings.Repeat(".", 1_000_000))
+	// Generous: the size checks answer in well under a millisecond; this
+	// only catches parsing of the whole input.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %s", d)
 	}
-	for name, tok := range cases {
-		t.Run(name, func(t *testing.T) {
-			start := time.Now()
-			r := e.me(tok)
-			// Generous: the size checks answer in well under a millisecond;
-			// this only catches parsing of the whole input.
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("took %s", d)
-			}
-			if r.status == http.StatusRequestHeaderFieldsTooLarge {
-				return
-			}
-			wantInvalidToken(t, r)
-		})
+	if r.status != http.StatusRequestHeaderFieldsTooLarge {
+		wantInvalidToken(t, r)
 	}
 	wantMe(t, e.me(valid), userID)
 }

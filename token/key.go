@@ -40,12 +40,15 @@ const (
 // MinHMACSecretLen is the shortest HS256 secret Gatehouse accepts, in bytes.
 const MinHMACSecretLen = 32
 
-// Key is a parsed signing key, bound to exactly one algorithm.
+// Key is a parsed key, bound to exactly one algorithm. A Key from ParseKey
+// or NewHMACKey signs and verifies; one from PublicKey or ParseJWKS only
+// verifies.
 type Key struct {
 	ID        string
 	Algorithm string
 	CreatedAt time.Time
 
+	// signer is nil for a verification-only key.
 	signer jose.Signer
 	// verify is what go-jose verifies with: a public key, or the HMAC
 	// secret.
@@ -183,6 +186,9 @@ type KeySet struct {
 func NewKeySet(signing *Key, others ...*Key) (*KeySet, error) {
 	if signing == nil {
 		return nil, errors.New("token: a key set needs a signing key")
+	}
+	if signing.signer == nil {
+		return nil, fmt.Errorf("token: key %q is a public key and cannot sign", signing.ID)
 	}
 	s := &KeySet{signing: signing, byID: map[string]*Key{}}
 	var published jose.JSONWebKeySet

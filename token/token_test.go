@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,7 @@ func TestSec49AlgorithmConfusion(t *testing.T) {
 		"NONE":             jwstest.Sign("NONE", nil, with("NONE"), f.claims()),
 		"nOnE":             jwstest.Sign("nOnE", nil, with("nOnE"), f.claims()),
 		"none with sig":    jwstest.Sign("none", nil, with("none"), f.claims()) + "AAAA",
+		"none, no kid":     jwstest.Sign("none", nil, map[string]any{"alg": "none", "typ": Type}, f.claims()),
 		"HS256 PEM key":    jwstest.Sign("HS256", pemKey, with("HS256"), f.claims()),
 		"HS256 DER key":    jwstest.Sign("HS256", der, with("HS256"), f.claims()),
 		"HS256 raw x||y":   jwstest.Sign("HS256", jwstest.RawPublicKey(&f.priv.PublicKey), with("HS256"), f.claims()),
@@ -249,21 +251,27 @@ func TestSec50Tampering(t *testing.T) {
 	flip := func(seg, bit int) string { return jwstest.FlipBit(raw, seg, bit) }
 	other := newFixture(t)
 	otherRaw := other.sign(other.header(), other.claims())
+	// Another token of the same key, whose header differs from raw's.
+	sameKeyHeader := f.header()
+	sameKeyHeader["typ"] = "application/" + Type
+	sameKey := strings.Split(f.sign(sameKeyHeader, f.claims()), ".")
 
 	cases := map[string]string{
-		"header bit":            flip(0, 10),
-		"payload bit (sub)":     flip(1, 8*strings.Index(mustDecode(t, parts[1]), "user-1")+1),
-		"payload last bit":      flip(1, 8*len(mustDecode(t, parts[1]))-1),
-		"signature bit 0":       flip(2, 0),
-		"signature last bit":    flip(2, 511),
-		"spliced header":        strings.Split(otherRaw, ".")[0] + "." + parts[1] + "." + parts[2],
-		"spliced signature":     parts[0] + "." + parts[1] + "." + strings.Split(otherRaw, ".")[2],
-		"non-canonical sig":     nonCanonical(parts[0] + "." + parts[1] + "." + parts[2]),
-		"non-canonical payload": parts[0] + "." + nonCanonicalSegment(parts[1]) + "." + parts[2],
-		"padded signature":      raw + "==",
-		"std base64 chars":      strings.NewReplacer("-", "+", "_", "/").Replace(raw),
-		"truncated sig":         raw[:len(raw)-4],
-		"empty signature":       parts[0] + "." + parts[1] + ".",
+		"header bit":                  flip(0, 10),
+		"payload bit (sub)":           flip(1, 8*strings.Index(mustDecode(t, parts[1]), "user-1")+1),
+		"payload last bit":            flip(1, 8*len(mustDecode(t, parts[1]))-1),
+		"signature bit 0":             flip(2, 0),
+		"signature last bit":          flip(2, 511),
+		"spliced header":              strings.Split(otherRaw, ".")[0] + "." + parts[1] + "." + parts[2],
+		"spliced signature":           parts[0] + "." + parts[1] + "." + strings.Split(otherRaw, ".")[2],
+		"spliced header, same key":    sameKey[0] + "." + parts[1] + "." + parts[2],
+		"spliced signature, same key": parts[0] + "." + parts[1] + "." + sameKey[2],
+		"non-canonical sig":           nonCanonical(parts[0] + "." + parts[1] + "." + parts[2]),
+		"non-canonical payload":       parts[0] + "." + nonCanonicalSegment(parts[1]) + "." + parts[2],
+		"padded signature":            raw + "==",
+		"std base64 chars":            strings.NewReplacer("-", "+", "_", "/").Replace(raw),
+		"truncated sig":               raw[:len(raw)-4],
+		"empty signature":             parts[0] + "." + parts[1] + ".",
 	}
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -325,6 +333,7 @@ func TestSec51TimeClaims(t *testing.T) {
 		{"exp = now-L+1", window(now - L + 1), true},
 		{"nbf = now+L+1", set("nbf", now+L+1), false},
 		{"nbf = now+L", set("nbf", now+L), true},
+		{"nbf = now+61", set("nbf", now+61), false},
 		{"iat = now+L+60", func(c map[string]any) { c["iat"], c["nbf"], c["exp"] = now+L+60, now, now+L+120 }, false},
 		{"exp as string", set("exp", "123"), false},
 		{"exp 1e10", set("exp", json.RawMessage("1e10")), false},
@@ -333,6 +342,9 @@ func TestSec51TimeClaims(t *testing.T) {
 		{"exp 1.5", set("exp", json.RawMessage("1.5")), false},
 		{"exp null", set("exp", nil), false},
 		{"exp far beyond TTL", set("exp", now+86400), false},
+		{"lifetime = TTL", set("exp", now+int64(testTTL/time.Second)), true},
+		{"lifetime = TTL+1s", set("exp", now+int64(testTTL/time.Second)+1), false},
+		{"exp float of a valid time", set("exp", json.RawMessage(strconv.FormatInt(now+600, 10)+".0")), false},
 		{"exp before iat", func(c map[string]any) { c["exp"], c["iat"] = now+10, now+20 }, false},
 	}
 	for _, tc := range cases {
@@ -376,6 +388,12 @@ func TestSec52ClaimsConfusion(t *testing.T) {
 		{"typ absent", func(h map[string]any) { delete(h, "typ") }, nil, false},
 		{"typ JWT", func(h map[string]any) { h["typ"] = "JWT" }, nil, false},
 		{"typ id_token", func(h map[string]any) { h["typ"] = "id_token" }, nil, false},
+		{"typ number", func(h map[string]any) { h["typ"] = 1 }, nil, false},
+		// What an OpenID provider's ID token looks like, signed with our
+		// key: no at+jwt type, a nonce, a provider's issuer.
+		{"ID-token-like claims", func(h map[string]any) { h["typ"] = "JWT" }, func(c map[string]any) {
+			c["nonce"], c["azp"], c["iss"] = "n-0S6_WzA2Mj", "gatehouse", "https://accounts.google.com"
+		}, false},
 		{"typ application/at+jwt", func(h map[string]any) { h["typ"] = "application/at+jwt" }, nil, true},
 		{"claims not an object", nil, nil, false},
 	}
@@ -423,6 +441,16 @@ func TestSec53CriticalHeaders(t *testing.T) {
 			f.mustReject(t, f.sign(h, f.claims()))
 		})
 	}
+	// An attacker's own key, named by a kid we lack and a URL to fetch it
+	// from.
+	attacker := newFixture(t)
+	for name, member := range map[string]string{"jku, other key and kid": "jku", "x5u, other key and kid": "x5u"} {
+		t.Run(name, func(t *testing.T) {
+			h := attacker.header()
+			h["kid"], h[member] = "attacker", "http://attacker.test/keys"
+			f.mustReject(t, attacker.sign(h, f.claims()))
+		})
+	}
 }
 
 // TestSec54KidInjection: odd, huge or unknown key ids, and the kid of a key
@@ -451,6 +479,9 @@ func TestSec54KidInjection(t *testing.T) {
 	}
 	t.Run("retired key signature", func(t *testing.T) {
 		f.mustReject(t, retired.sign(retired.header(), f.claims()))
+	})
+	t.Run("retired key signature, our kid", func(t *testing.T) {
+		f.mustReject(t, retired.sign(f.header(), f.claims()))
 	})
 }
 

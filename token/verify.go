@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,16 @@ type Verifier struct {
 	MaxTTL time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Cache, if set, remembers accepted tokens until they expire (see
+	// Cache). It must serve this Verifier only.
+	Cache *Cache
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
 }
 
 func invalid(format string, args ...any) error {
@@ -66,6 +77,13 @@ var b64 = base64.RawURLEncoding.Strict()
 func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if len(raw) == 0 || len(raw) > MaxTokenLen {
 		return nil, invalid("length %d out of range", len(raw))
+	}
+	var sum [sha256.Size]byte
+	if v.Cache != nil {
+		sum = sha256.Sum256([]byte(raw))
+		if c, ok := v.Cache.get(sum, v.now(), v.Keys); ok {
+			return c, nil
+		}
 	}
 	header, rest, ok := strings.Cut(raw, ".")
 	if !ok {
@@ -123,7 +141,15 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, invalid("bad signature")
 	}
-	return v.checkClaims(body)
+	now := v.now()
+	c, err := v.checkClaims(body, now)
+	if err != nil {
+		return nil, err
+	}
+	if v.Cache != nil {
+		v.Cache.put(sum, c, key.ID, now)
+	}
+	return c, nil
 }
 
 func isBase64URL(s string) bool {
@@ -171,7 +197,7 @@ func parseHeader(b []byte) (*header, error) {
 	return &h, nil
 }
 
-func (v *Verifier) checkClaims(body []byte) (*Claims, error) {
+func (v *Verifier) checkClaims(body []byte, t time.Time) (*Claims, error) {
 	var m map[string]json.RawMessage
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
@@ -232,11 +258,6 @@ func (v *Verifier) checkClaims(body []byte) (*Claims, error) {
 		return nil, invalid("wrong audience")
 	}
 
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	t := now()
 	leeway := min(v.Leeway, MaxLeeway)
 	switch {
 	case !t.Before(c.Expiry.Add(leeway)):
