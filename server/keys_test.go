@@ -2,14 +2,17 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/verify"
 )
 
 // serve answers req from s in-process.
@@ -154,5 +157,67 @@ func TestKeyRotationAcrossNodes(t *testing.T) {
 	}
 	if r := serve(b, http.MethodGet, "/me", "Authorization", "Bearer "+fresh); r.status != http.StatusOK {
 		t.Fatalf("/me on the other node with the replacement key's token = %d %s, want 200", r.status, r.body)
+	}
+}
+
+// TestVerifyFollowsRotation: a service checking tokens with package verify
+// against a real Gatehouse, through its discovery document and JWKS over
+// HTTP, follows three key rotations minute by minute without refusing one
+// live token, and refuses a revoked key's tokens once its cached JWKS has
+// expired.
+func TestVerifyFollowsRotation(t *testing.T) {
+	e := newEnv(t, func(o *envOptions) {
+		o.config = func(c *Config) { c.KeyRotation = keys.MinRotation }
+	})
+	ctx := context.Background()
+	v, err := verify.New(ctx, e.ts.URL, e.cfg.AppURL, verify.WithHTTPClient(e.ts.Client()), verify.WithClock(e.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, userID := e.loginUser("verify@example.com")
+	sid := e.sids[userID]
+	type issued struct {
+		raw string
+		exp time.Time
+	}
+	var live []issued
+	kids := map[string]bool{}
+	for minute := 1; minute <= 180; minute++ {
+		e.clock.Advance(time.Minute)
+		reloadKeys(t, e.srv)
+		raw, c, err := e.srv.Issuer().Mint(userID, sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kids[tokenHeader(t, raw)["kid"].(string)] = true
+		live = append(live, issued{raw, c.Expiry})
+		live = slices.DeleteFunc(live, func(i issued) bool { return !e.clock.Now().Before(i.exp) })
+		for _, tok := range live {
+			if _, err := v.Verify(ctx, tok.raw); err != nil {
+				t.Fatalf("minute %d: verify refused a live token of key %v: %v", minute, tokenHeader(t, tok.raw)["kid"], err)
+			}
+		}
+	}
+	if len(kids) < 3 {
+		t.Fatalf("%d keys signed in three rotation periods, want at least 3", len(kids))
+	}
+
+	raw, _, err := e.srv.Issuer().Mint(userID, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.keys.(*keys.Manager).Revoke(ctx, tokenHeader(t, raw)["kid"].(string)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(keys.JWKSMaxAge)
+	// A token naming a key verify does not know makes it fetch the JWKS
+	// now, rather than in the background at its next use.
+	_, rest, _ := strings.Cut(raw, ".")
+	unknown := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ES256","kid":"unknown","typ":"at+jwt"}`)) + "." + rest
+	if _, err := v.Verify(ctx, unknown); err == nil {
+		t.Fatal("verify accepted a token of an unknown key")
+	}
+	if _, err := v.Verify(ctx, raw); err == nil {
+		t.Fatal("verify still accepts a revoked key's token after its JWKS cache expired")
 	}
 }
