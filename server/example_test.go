@@ -46,7 +46,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// Close stops Gatehouse's background work (cleanup, logout replay).
+	// Close stops Gatehouse's background work (cleanup, logout replay,
+	// signing-key reloads).
 	defer auth.Close()
 
 	// The application's existing mux.

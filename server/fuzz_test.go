@@ -31,6 +31,7 @@ func fuzzServer(tb testing.TB) (s *Server, userID, tok string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { s.Close() })
 	u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "dev", Subject: "fuzz-1"}, now)
 	if err != nil {
 		tb.Fatal(err)

@@ -249,6 +249,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:      s.log,
 	})
 	if err != nil {
+		s.keys.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.cleanup = cleanup.Start(cleanup.Config{Store: cfg.Store, Now: s.now, Logger: s.log, Pause: 10 * time.Millisecond})

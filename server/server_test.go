@@ -79,8 +79,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := good()
 			tc.mod(&c)
-			_, err := New(context.Background(), c)
+			s, err := New(context.Background(), c)
 			if err == nil {
+				s.Close()
 				t.Fatal("New succeeded")
 			}
 			if tc.field == "" {
@@ -96,17 +97,21 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		})
 	}
 	t.Run("good", func(t *testing.T) {
-		if _, err := New(context.Background(), good()); err != nil {
+		s, err := New(context.Background(), good())
+		if err != nil {
 			t.Fatal(err)
 		}
+		s.Close()
 	})
 	t.Run("insecure http allowed explicitly", func(t *testing.T) {
 		c := good()
 		c.PublicURL = "http://auth.internal"
 		c.InsecureAllowHTTP = true
-		if _, err := New(context.Background(), c); err != nil {
+		s, err := New(context.Background(), c)
+		if err != nil {
 			t.Fatal(err)
 		}
+		s.Close()
 	})
 }
 

@@ -250,6 +250,7 @@ func TestTwoNodesShareOneDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { node2.Close() })
 	ts2 := httptest.NewServer(node2)
 	t.Cleanup(ts2.Close)
 
