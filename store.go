@@ -101,9 +101,10 @@ type Store interface {
 	// CreateLoginState stores a new login state. In the same transaction
 	// it deletes the login states whose BindingHash is replaces (the
 	// browser's earlier login, whose cookie the new one overwrites; ""
-	// replaces nothing), and, if maxPerClient is positive and s.Client
-	// already has that many login states that have not expired at
-	// s.CreatedAt, it stores nothing and returns ErrTooMany. Under
+	// replaces nothing), and then, if maxPerClient is positive and
+	// s.Client still has that many login states that have not expired at
+	// s.CreatedAt, it stores and deletes nothing and returns ErrTooMany:
+	// a browser at the cap can always restart its own login. Under
 	// concurrent calls for one client the cap may be passed by the number
 	// of calls in flight.
 	CreateLoginState(ctx context.Context, s *LoginState, replaces string, maxPerClient int) error

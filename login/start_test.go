@@ -165,10 +165,9 @@ func TestStartReplacesBrowsersLogin(t *testing.T) {
 }
 
 func testManyClicks(t *testing.T, s gatehouse.Store) {
-	// With a cap of two, five logins in a row succeed only if each
-	// replaced the one before. (The store counts before it deletes the
-	// replaced login, so a cap of one would refuse the second.)
-	f := newFixture(t, s, func(c *Config) { c.MaxPendingPerClient = 2 })
+	// With a cap of one, five logins in a row succeed only if each
+	// replaced the one before, which does not count against the cap.
+	f := newFixture(t, s, func(c *Config) { c.MaxPendingPerClient = 1 })
 	var clicks []*browser
 	previous := ""
 	for range 5 {

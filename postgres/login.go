@@ -22,6 +22,13 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
 	return s.tx(ctx, func(tx pgx.Tx) error {
+		// The replaced login is deleted first, so that it does not count
+		// against the cap its successor is checked by.
+		if replaces != "" {
+			if _, err := tx.Exec(ctx, `DELETE FROM login_states WHERE binding_hash = $1`, replaces); err != nil {
+				return wrap(err)
+			}
+		}
 		if maxPerClient > 0 {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('gatehouse login client'), hashtext($1))`, ls.Client); err != nil {
 				return wrap(err)
@@ -33,11 +40,6 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 			}
 			if n >= maxPerClient {
 				return gatehouse.ErrTooMany
-			}
-		}
-		if replaces != "" {
-			if _, err := tx.Exec(ctx, `DELETE FROM login_states WHERE binding_hash = $1`, replaces); err != nil {
-				return wrap(err)
 			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO login_states

@@ -19,6 +19,13 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		// The replaced login is deleted first, so that it does not count
+		// against the cap its successor is checked by.
+		if replaces != "" {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM login_states WHERE binding_hash = ?`, replaces); err != nil {
+				return wrap(err)
+			}
+		}
 		if maxPerClient > 0 {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM login_states WHERE client = ? AND expires_at > ?`,
@@ -27,11 +34,6 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 			}
 			if n >= maxPerClient {
 				return gatehouse.ErrTooMany
-			}
-		}
-		if replaces != "" {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM login_states WHERE binding_hash = ?`, replaces); err != nil {
-				return wrap(err)
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO login_states

@@ -142,19 +142,30 @@ func testLoginStateClientCap(t *testing.T, s *Harness) {
 			t.Fatalf("login %d of client A: %v", i, err)
 		}
 	}
-	if err := s.CreateLoginState(ctx, pendingLogin("a-over", "ba0x", "A", t0), "ba0", limit); !errors.Is(err, gatehouse.ErrTooMany) {
+	if err := s.CreateLoginState(ctx, pendingLogin("a-over", "ba-over", "A", t0), "", limit); !errors.Is(err, gatehouse.ErrTooMany) {
 		t.Fatalf("login over the cap: error = %v, want ErrTooMany", err)
 	}
 	if n := s.Count(t, "login_states"); n != limit+2 {
 		t.Fatalf("login_states = %d after a refused login, want %d", n, limit+2)
 	}
-	if _, err := s.ConsumeLoginState(ctx, "a0", "ba0"); err != nil {
-		t.Fatalf("the refused login deleted the login it would have replaced: %v", err)
+	// A browser at the cap restarting its own login replaces it: the
+	// replaced login does not count.
+	if err := s.CreateLoginState(ctx, pendingLogin("a0b", "ba0b", "A", t0), "ba0", limit); err != nil {
+		t.Fatalf("a browser at the cap restarting its login: %v", err)
+	}
+	if n := s.Count(t, "login_states"); n != limit+2 {
+		t.Fatalf("login_states = %d after a replacing login, want %d", n, limit+2)
+	}
+	if _, err := s.ConsumeLoginState(ctx, "a0", "ba0"); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Fatalf("the replaced login: %v, want ErrNotFound", err)
+	}
+	if _, err := s.ConsumeLoginState(ctx, "a0b", "ba0b"); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.CreateLoginState(ctx, pendingLogin("b0", "bb0", "B", t0), "", limit); err != nil {
 		t.Fatalf("another client: %v", err)
 	}
-	// With a slot free again (a0 consumed), A may start one more; no cap
+	// With a slot free again (a0b consumed), A may start one more; no cap
 	// (0) means none.
 	if err := s.CreateLoginState(ctx, pendingLogin("a3", "ba3", "A", t0), "", limit); err != nil {
 		t.Fatalf("after a login finished: %v", err)
