@@ -583,3 +583,44 @@ func TestParseEncryptionKey(t *testing.T) {
 		}
 	}
 }
+
+// failingStore is a real store whose signing keys cannot be read while
+// down is set, as during a database outage.
+type failingStore struct {
+	gatehouse.Store
+	down atomic.Bool
+}
+
+func (f *failingStore) SigningKeys(ctx context.Context) ([]*gatehouse.SigningKey, error) {
+	if f.down.Load() {
+		return nil, gatehouse.ErrUnavailable
+	}
+	return f.Store.SigningKeys(ctx)
+}
+
+// TestReloadDuringOutage: when the keys cannot be read, the node keeps
+// signing and verifying with the last ones it read.
+func TestReloadDuringOutage(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, s gatehouse.Store) {
+		fs := &failingStore{Store: s}
+		clock := testclock.New(t0)
+		n := newNode(newManager(t, fs, clock), clock)
+		before := n.mint(t)
+		fs.down.Store(true)
+		clock.Advance(time.Minute)
+		if err := n.m.Reload(context.Background()); !errors.Is(err, gatehouse.ErrUnavailable) {
+			t.Fatalf("Reload during an outage = %v, want ErrUnavailable", err)
+		}
+		if _, ok := n.m.Key("made-up"); ok {
+			t.Fatal("an unknown key id was found during an outage")
+		}
+		for _, raw := range []string{before, n.mint(t)} {
+			if _, err := n.v.Verify(raw); err != nil {
+				t.Fatalf("during an outage a token does not verify: %v", err)
+			}
+		}
+		if len(published(t, n.m)) != 1 {
+			t.Fatal("the JWKS changed during an outage")
+		}
+	})
+}
