@@ -218,14 +218,15 @@ func (provider) LoopbackOnly() bool { return true }
 var _ gatehouse.LoopbackOnly = provider{}
 
 // userinfo is what the userinfo endpoint answers, in OpenID Connect's
-// standard claim names.
+// standard claim names. A claim without a value is left out, as OpenID
+// Connect Core 1.0 section 5.3.2 asks, rather than sent as null.
 type userinfo struct {
 	Subject           string  `json:"sub"`
 	PreferredUsername string  `json:"preferred_username"`
-	Name              *string `json:"name"`
+	Name              *string `json:"name,omitempty"`
 	Email             string  `json:"email"`
 	EmailVerified     bool    `json:"email_verified"`
-	Picture           *string `json:"picture"`
+	Picture           *string `json:"picture,omitempty"`
 }
 
 func (s *Server) identity(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error) {
