@@ -34,6 +34,9 @@ func (s *Server) handleAuthorizePage(w http.ResponseWriter, r *http.Request) {
 	case q.Get("state") == "":
 		s.page(w, http.StatusBadRequest, pageData{Error: "A state parameter is required."})
 		return
+	case len(q.Get("nonce")) > maxNonceLen:
+		s.page(w, http.StatusBadRequest, pageData{Error: "The nonce is longer than " + strconv.Itoa(maxNonceLen) + " bytes."})
+		return
 	}
 	client := s.clientAddr(r)
 	now := s.now()
@@ -51,6 +54,7 @@ func (s *Server) handleAuthorizePage(w http.ResponseWriter, r *http.Request) {
 		state:     q.Get("state"),
 		challenge: q.Get("code_challenge"),
 		scope:     q.Get("scope"),
+		nonce:     q.Get("nonce"),
 	}) {
 		retry := s.requests.retryAfter(now)
 		s.mu.Unlock()
@@ -129,7 +133,7 @@ func (s *Server) handleAuthorizeForm(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusBadRequest, pageData{Error: expired})
 		return
 	}
-	s.codes.add(now, code, &grant{challenge: req.challenge, user: u})
+	s.codes.add(now, code, &grant{challenge: req.challenge, scope: req.scope, nonce: req.nonce, user: u})
 	s.mu.Unlock()
 	back.Set("code", code)
 	http.Redirect(w, r, s.cfg.RedirectURI+"?"+back.Encode(), http.StatusFound)

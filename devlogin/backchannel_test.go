@@ -16,8 +16,8 @@ import (
 	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
 )
 
-// TestBackchannelIsNotPublic: the token and userinfo endpoints are not
-// served to browsers at all, not even loopback ones, while the provider
+// TestBackchannelIsNotPublic: the token, userinfo, JWKS and discovery
+// endpoints are not served to browsers at all, not even loopback ones, while the provider
 // reaches them in-process.
 func TestBackchannelIsNotPublic(t *testing.T) {
 	f := newFixture(t)
@@ -35,9 +35,11 @@ func TestBackchannelIsNotPublic(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("POST %s/token through ServeHTTP: got %d, want 404", devlogin.Prefix, resp.StatusCode)
 	}
-	resp, _ = get(t, f.client, publicURL+devlogin.Prefix+"/userinfo")
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("GET %s/userinfo through ServeHTTP: got %d, want 404", devlogin.Prefix, resp.StatusCode)
+	for _, path := range []string{"/userinfo", "/jwks", "/.well-known/openid-configuration"} {
+		resp, _ = get(t, f.client, publicURL+devlogin.Prefix+path)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s%s through ServeHTTP: got %d, want 404", devlogin.Prefix, path, resp.StatusCode)
+		}
 	}
 	if _, err := f.provider.Exchange(context.Background(), q.Get("code"), params); err != nil {
 		t.Errorf("Exchange: got %v, want no error", err)

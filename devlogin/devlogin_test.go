@@ -153,6 +153,7 @@ func TestAuthorizePageRefusesBadRequests(t *testing.T) {
 		"no PKCE":            func(q url.Values) { q.Del("code_challenge") },
 		"plain PKCE":         func(q url.Values) { q.Set("code_challenge_method", "plain") },
 		"no state":           func(q url.Values) { q.Del("state") },
+		"nonce too long":     func(q url.Values) { q.Set("nonce", strings.Repeat("n", 256)) },
 	}
 	for name, mod := range cases {
 		t.Run(name, func(t *testing.T) {

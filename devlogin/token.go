@@ -3,6 +3,7 @@ package devlogin
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -18,9 +19,11 @@ func oauthError(w http.ResponseWriter, status int, code string) {
 }
 
 // handleToken exchanges a code for an access token (RFC 6749 §4.1.3 with
-// RFC 7636): the client must authenticate, repeat the redirect_uri and
-// present the PKCE verifier. A code works once. It is served only through
-// the back-channel.
+// RFC 7636), and an ID token if the authorization request asked for the
+// openid scope (OpenID Connect Core 1.0 §3.1.3.3): the client must
+// authenticate (tokenAuthMethods), repeat the redirect_uri and present the
+// PKCE verifier. A code works once. It is served only through the
+// back-channel.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodySize)
 	if err := r.ParseForm(); err != nil {
@@ -50,6 +53,22 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_grant")
 		return
 	}
+	resp := map[string]any{
+		"token_type": "Bearer",
+		"expires_in": int(tokenTTL.Seconds()),
+		// Every login gets the profile and email claims, whatever it
+		// asked for: the dev login has nothing else to give.
+		"scope": "profile email",
+	}
+	if slices.Contains(strings.Fields(g.scope), "openid") {
+		idToken, err := s.idSigner.sign(s.Issuer(), s.clientID, g.nonce, g.user, now)
+		if err != nil {
+			oauthError(w, http.StatusInternalServerError, "server_error")
+			return
+		}
+		resp["id_token"] = idToken
+		resp["scope"] = "openid profile email"
+	}
 	tok := randomString()
 	s.mu.Lock()
 	added := s.tokens.add(now, tok, &grant{user: g.user})
@@ -60,12 +79,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": tok,
-		"token_type":   "Bearer",
-		"expires_in":   int(tokenTTL.Seconds()),
-		"scope":        "profile email",
-	})
+	resp["access_token"] = tok
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // handleUserinfo answers the profile of the access token's user. It is
