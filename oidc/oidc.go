@@ -16,6 +16,9 @@
 // the Provider is returned anyway and reads the discovery document again
 // on first use, at most once per DiscoveryRetryInterval; until then it
 // answers EUnavailable (see Prepare).
+//
+// Google, GitLab and Microsoft return the Config of those issuers, with
+// their quirks checked.
 package oidc
 
 import (
