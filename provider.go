@@ -44,3 +44,17 @@ type Provider interface {
 type LoopbackOnly interface {
 	LoopbackOnly() bool
 }
+
+// Preparer is an optional ability of a Provider: one that depends on
+// something it may not have yet, such as an OpenID Connect issuer's
+// discovery document, and so cannot always start a login. Callers check it
+// with a type assertion before they store anything for a new login and
+// before they call AuthCodeURL.
+type Preparer interface {
+	// Prepare reports whether the provider can start a login now. It
+	// returns nil when it can; otherwise an *Error, EUnavailable with a
+	// RetryAfter when the provider is unreachable for now. Prepare may
+	// call the provider, with a bounded pace, and is safe for concurrent
+	// use.
+	Prepare(ctx context.Context) error
+}

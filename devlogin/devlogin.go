@@ -308,7 +308,7 @@ type userinfo struct {
 	Picture           *string `json:"picture,omitempty"`
 }
 
-func (s *Server) identity(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error) {
+func (s *Server) identity(ctx context.Context, client *http.Client, tok *oauth2.Token, _ gatehouse.AuthParams) (*gatehouse.Identity, error) {
 	req, err := oauth.NewRequest(ctx, s.Issuer()+userinfoPath, tok.AccessToken)
 	if err != nil {
 		return nil, err

@@ -77,7 +77,7 @@ func New(c Config) (*oauth.Provider, error) {
 		},
 		Scopes:     c.Scopes,
 		HTTPClient: c.HTTPClient,
-		Identity: func(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error) {
+		Identity: func(ctx context.Context, client *http.Client, tok *oauth2.Token, _ gatehouse.AuthParams) (*gatehouse.Identity, error) {
 			return identity(ctx, client, api, tok)
 		},
 	})

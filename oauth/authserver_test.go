@@ -189,8 +189,8 @@ func (s *authServer) userinfo(w http.ResponseWriter, r *http.Request) {
 
 // identity is the trivial Identity function of the tests' provider: the
 // subject the userinfo endpoint names.
-func identity(url string) func(context.Context, *http.Client, *oauth2.Token) (*gatehouse.Identity, error) {
-	return func(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error) {
+func identity(url string) func(context.Context, *http.Client, *oauth2.Token, gatehouse.AuthParams) (*gatehouse.Identity, error) {
+	return func(ctx context.Context, client *http.Client, tok *oauth2.Token, _ gatehouse.AuthParams) (*gatehouse.Identity, error) {
 		req, err := NewRequest(ctx, url, tok.AccessToken)
 		if err != nil {
 			return nil, err

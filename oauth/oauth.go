@@ -13,7 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,16 +41,39 @@ type Config struct {
 	// HTTPClient makes every call to the provider. Nil means a client from
 	// NewHTTPClient(DefaultTimeout).
 	HTTPClient *http.Client
-	// Identity reads the identity of the person with the provider's access
-	// token, using client for its requests (see GetJSON).
-	Identity func(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error)
+	// AuthURLParams are extra parameters of the authorization URL, such as
+	// a provider's hint (Google's hd). They cannot replace a parameter the
+	// engine sets (see ReservedParams).
+	AuthURLParams url.Values
+	// SendNonce, for OpenID Connect, adds the login's AuthParams.Nonce to
+	// the authorization URL as the nonce parameter.
+	SendNonce bool
+	// Identity reads the identity of the person with the provider's token
+	// response, using client for its requests (see GetJSON). ap are the
+	// login's parameters, so that an OpenID Connect provider can check the
+	// ID token's nonce.
+	Identity func(ctx context.Context, client *http.Client, tok *oauth2.Token, ap gatehouse.AuthParams) (*gatehouse.Identity, error)
+}
+
+// ReservedParams are the authorization URL parameters the engine owns:
+// Config.AuthURLParams cannot set them.
+var ReservedParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state",
+	"nonce", "code_challenge", "code_challenge_method", "code_verifier", "client_secret"}
+
+// IsReservedParam reports whether name is one of ReservedParams, in any
+// case, or starts with code_challenge.
+func IsReservedParam(name string) bool {
+	n := strings.ToLower(name)
+	return slices.Contains(ReservedParams, n) || strings.HasPrefix(n, "code_challenge")
 }
 
 // Provider is a gatehouse.Provider for an OAuth 2.0 authorization server.
 // It is safe for concurrent use.
 type Provider struct {
 	oauth       oauth2.Config
-	identity    func(ctx context.Context, client *http.Client, tok *oauth2.Token) (*gatehouse.Identity, error)
+	identity    func(ctx context.Context, client *http.Client, tok *oauth2.Token, ap gatehouse.AuthParams) (*gatehouse.Identity, error)
+	extra       []oauth2.AuthCodeOption
+	sendNonce   bool
 	client      *http.Client
 	tokenClient *http.Client
 }
@@ -67,6 +93,16 @@ func New(c Config) (*Provider, error) {
 	case c.Identity == nil:
 		return nil, errors.New("oauth: Config.Identity is required")
 	}
+	var extra []oauth2.AuthCodeOption
+	for _, k := range slices.Sorted(maps.Keys(c.AuthURLParams)) {
+		if IsReservedParam(k) {
+			return nil, fmt.Errorf("oauth: Config.AuthURLParams cannot set %q", Printable(k))
+		}
+		if len(c.AuthURLParams[k]) != 1 {
+			return nil, fmt.Errorf("oauth: Config.AuthURLParams needs exactly one value for %q", Printable(k))
+		}
+		extra = append(extra, oauth2.SetAuthURLParam(k, c.AuthURLParams[k][0]))
+	}
 	client := c.HTTPClient
 	if client == nil {
 		client = NewHTTPClient(DefaultTimeout)
@@ -85,6 +121,8 @@ func New(c Config) (*Provider, error) {
 			Scopes:       c.Scopes,
 		},
 		identity:    c.Identity,
+		extra:       extra,
+		sendNonce:   c.SendNonce,
 		client:      client,
 		tokenClient: &tc,
 	}, nil
@@ -107,11 +145,16 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 }
 
 // AuthCodeURL returns the authorization URL for one login, with state, the
-// exact redirect_uri, the scopes and the S256 challenge of the verifier.
+// exact redirect_uri, the scopes and the S256 challenge of the verifier,
+// the nonce if Config.SendNonce is set, and Config.AuthURLParams.
 func (p *Provider) AuthCodeURL(ap gatehouse.AuthParams) string {
-	return p.oauth.AuthCodeURL(ap.State,
+	opts := append(slices.Clip(p.extra),
 		oauth2.SetAuthURLParam("redirect_uri", ap.RedirectURI),
 		oauth2.S256ChallengeOption(ap.CodeVerifier))
+	if p.sendNonce {
+		opts = append(opts, oauth2.SetAuthURLParam("nonce", ap.Nonce))
+	}
+	return p.oauth.AuthCodeURL(ap.State, opts...)
 }
 
 // Exchange trades code for a provider access token, sending the verifier
@@ -140,7 +183,7 @@ func (p *Provider) Exchange(ctx context.Context, code string, ap gatehouse.AuthP
 		return nil, &gatehouse.Error{Code: gatehouse.EUpstream, Message: "the provider answered with an unusable token",
 			Err: fmt.Errorf("token_type %q is not bearer", Printable(tok.TokenType))}
 	}
-	ident, err := p.identity(ctx, p.client, tok)
+	ident, err := p.identity(ctx, p.client, tok, ap)
 	if err != nil {
 		return nil, err
 	}

@@ -86,7 +86,9 @@ const jsonType = "application/json; charset=utf-8"
 func TestNewRefusesIncompleteConfig(t *testing.T) {
 	good := func() Config {
 		return Config{ClientID: "id", ClientSecret: "secret",
-			Identity: func(context.Context, *http.Client, *oauth2.Token) (*gatehouse.Identity, error) { return nil, nil },
+			Identity: func(context.Context, *http.Client, *oauth2.Token, gatehouse.AuthParams) (*gatehouse.Identity, error) {
+				return nil, nil
+			},
 			Endpoint: oauth2.Endpoint{AuthURL: "https://p/a", TokenURL: "https://p/t", AuthStyle: oauth2.AuthStyleInParams}}
 	}
 	tests := []struct {
@@ -100,6 +102,9 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		{"no token URL", func(c *Config) { c.Endpoint.TokenURL = "" }, "Endpoint"},
 		{"auto-detected style", func(c *Config) { c.Endpoint.AuthStyle = oauth2.AuthStyleAutoDetect }, "AuthStyle"},
 		{"no identity function", func(c *Config) { c.Identity = nil }, "Identity"},
+		{"reserved extra parameter", func(c *Config) { c.AuthURLParams = url.Values{"Redirect_URI": {"https://evil.example"}} }, "AuthURLParams"},
+		{"challenge-like extra parameter", func(c *Config) { c.AuthURLParams = url.Values{"code_challenge_x": {"c"}} }, "AuthURLParams"},
+		{"extra parameter with two values", func(c *Config) { c.AuthURLParams = url.Values{"hd": {"a", "b"}} }, "AuthURLParams"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,6 +170,55 @@ func TestAuthCodeURL(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAuthCodeURLNonceAndExtraParams: with SendNonce the URL carries the
+// login's nonce, and AuthURLParams are added beside the engine's own.
+func TestAuthCodeURLNonceAndExtraParams(t *testing.T) {
+	s := newAuthServer(t, oauth2.AuthStyleInParams)
+	p := newProvider(t, s, 5*time.Second, func(c *Config) {
+		c.SendNonce = true
+		c.AuthURLParams = url.Values{"hd": {"example.com"}, "prompt": {"select_account"}}
+	})
+	ap := testParams()
+	ap.Nonce = "n0nce-Qx7"
+	u, err := url.Parse(p.AuthCodeURL(ap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	for name, want := range map[string]string{"nonce": ap.Nonce, "hd": "example.com", "prompt": "select_account", "state": ap.State} {
+		if got := q[name]; len(got) != 1 || got[0] != want {
+			t.Errorf("got %s=%q, want %q", name, got, want)
+		}
+	}
+	without := newProvider(t, s, 5*time.Second)
+	if u, _ := url.Parse(without.AuthCodeURL(ap)); u.Query().Has("nonce") {
+		t.Errorf("got a nonce without SendNonce: %s", u)
+	}
+}
+
+// TestExchangePassesAuthParams: the Identity function gets the login's
+// parameters, so that an OpenID Connect provider can check its nonce.
+func TestExchangePassesAuthParams(t *testing.T) {
+	s := newAuthServer(t, oauth2.AuthStyleInParams)
+	var got gatehouse.AuthParams
+	p := newProvider(t, s, 5*time.Second, func(c *Config) {
+		inner := c.Identity
+		c.Identity = func(ctx context.Context, client *http.Client, tok *oauth2.Token, ap gatehouse.AuthParams) (*gatehouse.Identity, error) {
+			got = ap
+			return inner(ctx, client, tok, ap)
+		}
+	})
+	ap := testParams()
+	ap.Nonce = "n0nce-Qx7"
+	code := s.authorize(p.AuthCodeURL(ap), "user-1")
+	if _, err := p.Exchange(context.Background(), code, ap); err != nil {
+		t.Fatal(err)
+	}
+	if got != ap {
+		t.Errorf("got params %+v, want %+v", got, ap)
 	}
 }
 
