@@ -32,6 +32,13 @@ func (m *Manager) Start(ctx context.Context, provider, client, previous string) 
 	if err != nil {
 		return nil, err
 	}
+	// A provider that cannot start a login now (an OpenID Connect issuer
+	// not discovered yet) says so before anything is stored.
+	if pr, ok := p.Provider.(gatehouse.Preparer); ok {
+		if err := pr.Prepare(ctx); err != nil {
+			return nil, err
+		}
+	}
 	now := m.now()
 	state, binding := randomToken(), randomToken()
 	ls := &gatehouse.LoginState{

@@ -190,3 +190,34 @@ func testManyClicks(t *testing.T, s gatehouse.Store) {
 		t.Fatalf("exchanges = %d, want 1", f.idp.exchanges())
 	}
 }
+
+// unprepared is a provider that cannot start a login yet, as an OpenID
+// Connect issuer whose discovery document could not be read.
+type unprepared struct {
+	*idp
+	err error
+}
+
+func (u unprepared) Prepare(context.Context) error { return u.err }
+
+// TestStartUnpreparedProvider: a provider that is not ready refuses the
+// start with its own error, and nothing is stored; once ready, the login
+// starts.
+func TestStartUnpreparedProvider(t *testing.T) {
+	each(t, func(t *testing.T, s gatehouse.Store) {
+		down := &gatehouse.Error{Code: gatehouse.EUnavailable, RetryAfter: 10 * time.Second, Message: "the provider cannot be reached"}
+		p := &unprepared{idp: newIDP(), err: down}
+		f := newFixture(t, s, func(c *Config) {
+			c.Providers = append(c.Providers, Provider{Name: "oidc", RedirectURL: "https://app.example.com/auth/oidc", Provider: p})
+		})
+		_, err := f.m.Start(context.Background(), "oidc", "192.0.2.1", "")
+		wantCode(t, err, gatehouse.EUnavailable)
+		if n := f.count("login_states"); n != 0 {
+			t.Fatalf("login_states = %d after a refused start, want 0", n)
+		}
+		p.err = nil
+		if _, err := f.m.Start(context.Background(), "oidc", "192.0.2.1", ""); err != nil {
+			t.Fatalf("once ready: %v", err)
+		}
+	})
+}

@@ -86,6 +86,11 @@ type Config struct {
 	// Now returns the current time, for the ID token's time claims and
 	// the pace of retries; nil means time.Now.
 	Now func() time.Time
+	// InsecureAllowHTTP accepts a plain-http Issuer on any host. The
+	// development login's issuer is one: everything but its authorization
+	// endpoint is reached in-process, through HTTPClient. It MUST NOT be
+	// set for an issuer reached over a network.
+	InsecureAllowHTTP bool
 
 	// The quirks of the presets (google.go, microsoft.go).
 	hostedDomain string
@@ -135,7 +140,7 @@ func New(ctx context.Context, c Config) (*Provider, error) {
 	if c.configErr != nil {
 		return nil, c.configErr
 	}
-	if err := checkIssuer(c.Issuer); err != nil {
+	if err := checkIssuer(c.Issuer, c.InsecureAllowHTTP); err != nil {
 		return nil, gatehouse.ConfigErrorf("Issuer", "%v", err)
 	}
 	switch {
@@ -177,8 +182,9 @@ func New(ctx context.Context, c Config) (*Provider, error) {
 }
 
 // checkIssuer reports whether s can be an issuer: an absolute https URL (or
-// http on a loopback host) without query, fragment or user info.
-func checkIssuer(s string) error {
+// http on a loopback host, or anywhere if insecure) without query, fragment
+// or user info.
+func checkIssuer(s string, insecure bool) error {
 	u, err := url.Parse(s)
 	if err != nil || s == "" {
 		return fmt.Errorf("%q is not a URL", oauth.Printable(s))
@@ -186,7 +192,7 @@ func checkIssuer(s string) error {
 	if u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("%q must be an absolute URL without query, fragment or user info", oauth.Printable(s))
 	}
-	if u.Scheme != "https" && (u.Scheme != "http" || !isLoopback(u.Hostname())) {
+	if u.Scheme != "https" && (u.Scheme != "http" || !(insecure || isLoopback(u.Hostname()))) {
 		return fmt.Errorf("%q must be https (http only on a loopback host)", oauth.Printable(s))
 	}
 	return nil
@@ -316,13 +322,13 @@ func (p *Provider) readDiscovery(ctx context.Context) (*discovered, error) {
 	}
 	for name, e := range map[string]string{"authorization_endpoint": doc.AuthorizationEndpoint,
 		"token_endpoint": doc.TokenEndpoint, "jwks_uri": doc.JWKSURI} {
-		if err := checkIssuer(e); err != nil {
+		if err := checkIssuer(e, p.c.InsecureAllowHTTP); err != nil {
 			return nil, fmt.Errorf("discovery: %s: %w", name, err)
 		}
 	}
 	userinfo := doc.UserinfoEndpoint
 	if userinfo != "" {
-		if err := checkIssuer(userinfo); err != nil {
+		if err := checkIssuer(userinfo, p.c.InsecureAllowHTTP); err != nil {
 			return nil, fmt.Errorf("discovery: userinfo_endpoint: %w", err)
 		}
 	}
