@@ -131,43 +131,59 @@ type discovered struct {
 	userinfo string
 }
 
-// New checks c and returns a provider. It reads the issuer's discovery
-// document once; if that fails the provider is returned anyway, and
-// Prepare reports the failure (the caller should log it) until a later
-// attempt succeeds. The error, for a bad c only, is a
-// *gatehouse.ConfigError naming the field.
-func New(ctx context.Context, c Config) (*Provider, error) {
+// Check reports the first bad field of c as a *gatehouse.ConfigError,
+// without reaching the issuer. New calls it; a command line calls it to
+// refuse bad settings before it starts anything.
+func (c Config) Check() error {
 	if c.configErr != nil {
-		return nil, c.configErr
+		return c.configErr
 	}
 	if err := checkIssuer(c.Issuer, c.InsecureAllowHTTP); err != nil {
-		return nil, gatehouse.ConfigErrorf("Issuer", "%v", err)
+		return gatehouse.ConfigErrorf("Issuer", "%v", err)
 	}
 	switch {
 	case c.ClientID == "":
-		return nil, gatehouse.ConfigErrorf("ClientID", "is required")
+		return gatehouse.ConfigErrorf("ClientID", "is required")
 	case c.ClientSecret == "":
-		return nil, gatehouse.ConfigErrorf("ClientSecret", "is required")
+		return gatehouse.ConfigErrorf("ClientSecret", "is required")
 	case c.HTTPClient != nil && c.HTTPClient.Timeout <= 0:
-		return nil, gatehouse.ConfigErrorf("HTTPClient", "must have a timeout")
+		return gatehouse.ConfigErrorf("HTTPClient", "must have a timeout")
 	}
 	scopes := c.Scopes
 	if scopes == nil {
 		scopes = DefaultScopes
 	}
 	if !slices.Contains(scopes, "openid") {
-		return nil, gatehouse.ConfigErrorf("Scopes", "must include openid")
+		return gatehouse.ConfigErrorf("Scopes", "must include openid")
 	}
 	for _, s := range scopes {
 		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
-			return nil, gatehouse.ConfigErrorf("Scopes", "%q is not a scope", oauth.Printable(s))
+			return gatehouse.ConfigErrorf("Scopes", "%q is not a scope", oauth.Printable(s))
 		}
+	}
+	for k := range c.AuthParams {
+		if k == "" || oauth.IsReservedParam(k) {
+			return gatehouse.ConfigErrorf("AuthParams", "cannot set %q: Gatehouse sets it", oauth.Printable(k))
+		}
+	}
+	return nil
+}
+
+// New checks c and returns a provider. It reads the issuer's discovery
+// document once; if that fails the provider is returned anyway, and
+// Prepare reports the failure (the caller should log it) until a later
+// attempt succeeds. The error, for a bad c only, is a
+// *gatehouse.ConfigError naming the field.
+func New(ctx context.Context, c Config) (*Provider, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	scopes := c.Scopes
+	if scopes == nil {
+		scopes = DefaultScopes
 	}
 	params := url.Values{}
 	for _, k := range slices.Sorted(maps.Keys(c.AuthParams)) {
-		if k == "" || oauth.IsReservedParam(k) {
-			return nil, gatehouse.ConfigErrorf("AuthParams", "cannot set %q: Gatehouse sets it", oauth.Printable(k))
-		}
 		params.Set(k, c.AuthParams[k])
 	}
 	p := &Provider{c: c, client: c.HTTPClient, now: c.Now, scopes: slices.Clone(scopes), params: params}

@@ -24,43 +24,56 @@ import (
 // config is the configuration of `gatehouse serve`. Every setting is an
 // environment variable and a flag of the same name; the flag wins.
 type config struct {
-	Addr               string
-	PublicURL          string
-	AppURL             string
-	Audience           string
-	DataDir            string
-	DatabaseURL        string
-	GitHubClientID     string
-	GitHubClientSecret string
-	GitHubRedirectURL  string
-	GitHubURL          string
-	GitHubAPIURL       string
-	DevLogin           string
-	AccessTokenTTL     time.Duration
-	JWTAlg             string
-	JWTSecret          string
-	KeyRotation        time.Duration
-	EncryptionKey      string
-	InsecureAllowHTTP  bool
-	LogFormat          string
-	SessionIdleTimeout time.Duration
-	SessionMaxAge      time.Duration
-	RefreshGrace       time.Duration
-	CORSOrigins        string
-	TrustedProxies     string
-	MaxConnections     string
-	ShutdownTimeout    time.Duration
-	RateLogin          ratelimit.Rate
-	RateAuthorize      ratelimit.Rate
-	RateRefresh        ratelimit.Rate
-	RateLogout         ratelimit.Rate
-	RateSession        ratelimit.Rate
-	MaxPendingLogins   string
+	Addr                    string
+	PublicURL               string
+	AppURL                  string
+	Audience                string
+	DataDir                 string
+	DatabaseURL             string
+	GitHubClientID          string
+	GitHubClientSecret      string
+	GitHubRedirectURL       string
+	GitHubURL               string
+	GitHubAPIURL            string
+	GoogleClientID          string
+	GoogleClientSecret      string
+	GoogleHostedDomain      string
+	GitLabClientID          string
+	GitLabClientSecret      string
+	GitLabURL               string
+	MicrosoftClientID       string
+	MicrosoftClientSecret   string
+	MicrosoftTenant         string
+	MicrosoftAllowedTenants string
+	OIDCProviders           string
+	DevLogin                string
+	AccessTokenTTL          time.Duration
+	JWTAlg                  string
+	JWTSecret               string
+	KeyRotation             time.Duration
+	EncryptionKey           string
+	InsecureAllowHTTP       bool
+	LogFormat               string
+	SessionIdleTimeout      time.Duration
+	SessionMaxAge           time.Duration
+	RefreshGrace            time.Duration
+	CORSOrigins             string
+	TrustedProxies          string
+	MaxConnections          string
+	ShutdownTimeout         time.Duration
+	RateLogin               ratelimit.Rate
+	RateAuthorize           ratelimit.Rate
+	RateRefresh             ratelimit.Rate
+	RateLogout              ratelimit.Rate
+	RateSession             ratelimit.Rate
+	MaxPendingLogins        string
 
 	// Derived by check.
 	corsOrigins    []string
 	trustedProxies []netip.Prefix
 	maxConnections int
+	generic        []genericOIDC
+	oidc           []oidcProvider
 	encryptionKey  []byte
 	limits         server.Limits
 	devLogin       bool
@@ -97,6 +110,10 @@ type setting struct {
 }
 
 func (c *config) settings() []setting {
+	return append(c.staticSettings(), c.genericSettings()...)
+}
+
+func (c *config) staticSettings() []setting {
 	return []setting{
 		{"GATEHOUSE_ADDR", "addr", "localhost:8080", "address to listen on", &c.Addr},
 		{"GATEHOUSE_PUBLIC_URL", "public-url", "http://localhost:8080", "URL Gatehouse is reached at; the token issuer", &c.PublicURL},
@@ -109,6 +126,17 @@ func (c *config) settings() []setting {
 		{"GATEHOUSE_GITHUB_REDIRECT_URL", "github-redirect-url", "", "GitHub callback URL (default: APP_URL/auth/github)", &c.GitHubRedirectURL},
 		{"GATEHOUSE_GITHUB_URL", "github-url", "https://github.com", "GitHub web URL (GitHub Enterprise Server: https://HOST)", &c.GitHubURL},
 		{"GATEHOUSE_GITHUB_API_URL", "github-api-url", "https://api.github.com", "GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3)", &c.GitHubAPIURL},
+		{"GATEHOUSE_GOOGLE_CLIENT_ID", "google-client-id", "", "Google OAuth client id", &c.GoogleClientID},
+		{"GATEHOUSE_GOOGLE_CLIENT_SECRET", "google-client-secret", "", "Google OAuth client secret (prefer the environment variable)", &c.GoogleClientSecret},
+		{"GATEHOUSE_GOOGLE_HOSTED_DOMAIN", "google-hosted-domain", "", "admit only accounts of this Google Workspace domain (checked on the ID token's hd claim)", &c.GoogleHostedDomain},
+		{"GATEHOUSE_GITLAB_CLIENT_ID", "gitlab-client-id", "", "GitLab application id", &c.GitLabClientID},
+		{"GATEHOUSE_GITLAB_CLIENT_SECRET", "gitlab-client-secret", "", "GitLab application secret (prefer the environment variable)", &c.GitLabClientSecret},
+		{"GATEHOUSE_GITLAB_URL", "gitlab-url", "https://gitlab.com", "GitLab instance URL, its OpenID Connect issuer", &c.GitLabURL},
+		{"GATEHOUSE_MICROSOFT_CLIENT_ID", "microsoft-client-id", "", "Microsoft Entra ID application (client) id", &c.MicrosoftClientID},
+		{"GATEHOUSE_MICROSOFT_CLIENT_SECRET", "microsoft-client-secret", "", "Microsoft Entra ID client secret (prefer the environment variable)", &c.MicrosoftClientSecret},
+		{"GATEHOUSE_MICROSOFT_TENANT", "microsoft-tenant", "", "common, organizations, consumers or a tenant id", &c.MicrosoftTenant},
+		{"GATEHOUSE_MICROSOFT_ALLOWED_TENANTS", "microsoft-allowed-tenants", "", "comma-separated tenant ids admitted with common, organizations or consumers (default: any)", &c.MicrosoftAllowedTenants},
+		{"GATEHOUSE_OIDC_PROVIDERS", "oidc-providers", "", "comma-separated names of generic OpenID Connect providers, each configured with GATEHOUSE_OIDC_<NAME>_ISSUER, _CLIENT_ID, _CLIENT_SECRET, _SCOPES, _DISPLAY_NAME and _REDIRECT_URL", &c.OIDCProviders},
 		{"GATEHOUSE_DEV_LOGIN", "dev-login", "", "enable the development login provider: true or false (default: on when no other provider is configured and both the public URL and the listen address are loopback)", &c.DevLogin},
 		{"GATEHOUSE_ACCESS_TOKEN_TTL", "access-token-ttl", "15m", "access token lifetime, 1m to 1h", &c.AccessTokenTTL},
 		{"GATEHOUSE_JWT_ALG", "jwt-alg", "", "signing algorithm: ES256 (default), EdDSA or RS256", &c.JWTAlg},
@@ -137,6 +165,10 @@ func (c *config) settings() []setting {
 // result. Errors name the setting at fault.
 func loadConfig(args []string, getenv func(string) string, usage io.Writer) (*config, error) {
 	c := &config{}
+	var err error
+	if c.generic, err = genericNames(args, getenv); err != nil {
+		return nil, err
+	}
 	fs := flag.NewFlagSet("gatehouse serve", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	if err := bind(fs, c.settings(), getenv); err != nil {
@@ -297,6 +329,11 @@ func (c *config) check() error {
 		}
 	}
 
+	if c.oidc, err = c.oidcProviders(); err != nil {
+		return err
+	}
+	otherProvider := c.GitHubClientID != "" || len(c.oidc) > 0
+
 	// The development login lets anyone who reaches it sign in as anyone:
 	// it needs both a loopback public URL and a loopback listen address
 	// (devlogin.New checks the address actually bound, too).
@@ -304,7 +341,7 @@ func (c *config) check() error {
 	loopbackAddr := devlogin.LoopbackAddr(c.Addr)
 	switch c.DevLogin {
 	case "":
-		c.devLogin = c.GitHubClientID == "" && loopbackURL && loopbackAddr
+		c.devLogin = !otherProvider && loopbackURL && loopbackAddr
 	default:
 		if c.devLogin, err = strconv.ParseBool(c.DevLogin); err != nil {
 			return fmt.Errorf("GATEHOUSE_DEV_LOGIN: %q is not true or false", c.DevLogin)
@@ -316,8 +353,8 @@ func (c *config) check() error {
 			return fmt.Errorf("GATEHOUSE_ADDR %q is not a loopback address: GATEHOUSE_DEV_LOGIN=true needs one (such as localhost:8080 or 127.0.0.1:8080), because the development login lets anyone who can reach the port sign in as anyone", c.Addr)
 		}
 	}
-	if !c.devLogin && c.GitHubClientID == "" {
-		return errors.New("no login provider is configured: set GATEHOUSE_GITHUB_CLIENT_ID and GATEHOUSE_GITHUB_CLIENT_SECRET, or GATEHOUSE_DEV_LOGIN=true; the development login needs a loopback GATEHOUSE_ADDR (such as localhost:8080) and a loopback public URL")
+	if !c.devLogin && !otherProvider {
+		return errors.New("no login provider is configured: set the client id and secret of one (GATEHOUSE_GITHUB_CLIENT_ID and GATEHOUSE_GITHUB_CLIENT_SECRET, or GOOGLE, GITLAB, MICROSOFT, or GATEHOUSE_OIDC_PROVIDERS), or GATEHOUSE_DEV_LOGIN=true; the development login needs a loopback GATEHOUSE_ADDR (such as localhost:8080) and a loopback public URL")
 	}
 
 	if err := c.checkDatabase(); err != nil {

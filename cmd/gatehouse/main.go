@@ -26,8 +26,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/demo"
-	"github.com/gatehouse/gatehouse/devlogin"
-	"github.com/gatehouse/gatehouse/github"
 	"github.com/gatehouse/gatehouse/server"
 )
 
@@ -117,46 +115,10 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 		log.Info("applied a database migration", "migration", m.Name)
 	}
 
-	appURL := cfg.AppURL
-	if appURL == "" {
-		appURL = cfg.public.String()
-	}
 	mux := http.NewServeMux()
-	var providers []server.Provider
-	if cfg.GitHubClientID != "" {
-		gh, err := github.New(github.Config{
-			ClientID:     cfg.GitHubClientID,
-			ClientSecret: cfg.GitHubClientSecret,
-			URL:          cfg.GitHubURL,
-			APIURL:       cfg.GitHubAPIURL,
-		})
-		if err != nil {
-			return err
-		}
-		providers = append(providers, server.Provider{Name: "github", DisplayName: "GitHub", RedirectURL: cfg.GitHubRedirectURL, Provider: gh})
-	}
-	if cfg.devLogin {
-		redirect := appURL + "/auth/dev"
-		// The dev login refuses a listener that is not loopback, and
-		// browsers that are not loopback under the same proxy rule as
-		// the server's; its token and userinfo endpoints are called
-		// in-process, never through ln.
-		dev, err := devlogin.New(devlogin.Config{
-			PublicURL:      cfg.public.String(),
-			RedirectURI:    redirect,
-			Listener:       ln.Addr(),
-			TrustedProxies: cfg.trustedProxies,
-		})
-		if err != nil {
-			return err
-		}
-		p, err := dev.Provider()
-		if err != nil {
-			return err
-		}
-		providers = append(providers, server.Provider{Name: "dev", DisplayName: "Development login", RedirectURL: redirect, Provider: p})
-		mux.Handle(devlogin.Prefix+"/", dev)
-		log.Warn("the development login provider is enabled: anyone on this machine can sign in as anyone; it refuses every other client")
+	providers, err := cfg.loginProviders(ctx, ln, mux, log)
+	if err != nil {
+		return err
 	}
 
 	api, err := server.New(ctx, cfg.serverConfig(store, providers, log))

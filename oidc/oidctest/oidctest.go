@@ -83,6 +83,11 @@ type Options struct {
 	NoUserinfo bool
 	// Now is the fake's clock; nil means time.Now.
 	Now func() time.Time
+	// PlainHTTP serves over http on the loopback address (an issuer
+	// Gatehouse accepts for development), for callers whose HTTP client
+	// cannot be given the fake's certificate, such as the gatehouse
+	// binary.
+	PlainHTTP bool
 }
 
 // Server is a fake OpenID Connect issuer. Its methods are safe for
@@ -170,7 +175,11 @@ func NewServer(t testing.TB, o Options) *Server {
 	mux.HandleFunc("GET "+o.Path+AuthorizePath, s.serveAuthorize)
 	mux.HandleFunc("POST "+o.Path+TokenPath, s.serveToken)
 	mux.HandleFunc("GET "+o.Path+UserinfoPath, s.serveUserinfo)
-	s.Server = httptest.NewTLSServer(mux)
+	if o.PlainHTTP {
+		s.Server = httptest.NewServer(mux)
+	} else {
+		s.Server = httptest.NewTLSServer(mux)
+	}
 	t.Cleanup(s.Close)
 	return s
 }
