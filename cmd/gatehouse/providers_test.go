@@ -137,22 +137,7 @@ func TestServeGenericOIDC(t *testing.T) {
 		t.Fatalf("login at an unreachable issuer = %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 
-	var login struct{ URL string }
-	getJSON(t, c, mustRequest(t, "GET", base+"/auth/corp/login", ""), &login)
-	code, err := idp.Authorize(login.URL)
-	if err != nil {
-		t.Fatalf("the issuer refused the authorization URL %s: %v", login.URL, err)
-	}
-	q := mustQuery(t, login.URL)
-	var auth struct {
-		AccessToken string         `json:"access_token"`
-		User        map[string]any `json:"user"`
-	}
-	body := `{"code":"` + code + `","state":"` + q.Get("state") + `"}`
-	resp = getJSON(t, c, mustRequest(t, "POST", base+"/auth/corp/authorize", body), &auth)
-	if resp.StatusCode != http.StatusOK || auth.AccessToken == "" {
-		t.Fatalf("authorize = %d %+v\n%s", resp.StatusCode, auth, logs)
-	}
+	loginOIDC(t, base, c, idp, "corp", logs)
 	if got := idp.Requests(oidctest.TokenPath); len(got) != 1 {
 		t.Fatalf("token requests = %d, want 1", len(got))
 	}
@@ -168,4 +153,48 @@ func mustQuery(t *testing.T, raw string) url.Values {
 		t.Fatal(err)
 	}
 	return u.Query()
+}
+
+// loginOIDC signs in through the OpenID Connect provider name, whose
+// issuer is idp, as browser c, and returns the user's id.
+func loginOIDC(t *testing.T, base string, c *http.Client, idp *oidctest.Server, name string, logs *lockedBuffer) string {
+	t.Helper()
+	var login struct{ URL string }
+	getJSON(t, c, mustRequest(t, "GET", base+"/auth/"+name+"/login", ""), &login)
+	code, err := idp.Authorize(login.URL)
+	if err != nil {
+		t.Fatalf("the issuer refused the authorization URL %s: %v", login.URL, err)
+	}
+	var auth struct {
+		AccessToken string         `json:"access_token"`
+		User        map[string]any `json:"user"`
+	}
+	body := `{"code":"` + code + `","state":"` + mustQuery(t, login.URL).Get("state") + `"}`
+	resp := getJSON(t, c, mustRequest(t, "POST", base+"/auth/"+name+"/authorize", body), &auth)
+	if resp.StatusCode != http.StatusOK || auth.AccessToken == "" {
+		t.Fatalf("authorize at %s = %d %+v\n%s", name, resp.StatusCode, auth, logs)
+	}
+	return auth.User["id"].(string)
+}
+
+// TestServeSameSubjectTwoIssuers: the same sub at two issuers is two
+// accounts: identities are keyed on (provider, sub). Security case 33.
+func TestServeSameSubjectTwoIssuers(t *testing.T) {
+	a := oidctest.NewServer(t, oidctest.Options{PlainHTTP: true})
+	b := oidctest.NewServer(t, oidctest.Options{PlainHTTP: true}) // the same DefaultUser, the same sub
+	base, logs, stop := startServe(t,
+		"GATEHOUSE_DATA_DIR", t.TempDir(),
+		"GATEHOUSE_OIDC_PROVIDERS", "one,two",
+		"GATEHOUSE_OIDC_ONE_ISSUER", a.Issuer(), "GATEHOUSE_OIDC_ONE_CLIENT_ID", a.ClientID, "GATEHOUSE_OIDC_ONE_CLIENT_SECRET", a.ClientSecret,
+		"GATEHOUSE_OIDC_TWO_ISSUER", b.Issuer(), "GATEHOUSE_OIDC_TWO_CLIENT_ID", b.ClientID, "GATEHOUSE_OIDC_TWO_CLIENT_SECRET", b.ClientSecret,
+	)
+	defer stop()
+	one := loginOIDC(t, base, browser(t), a, "one", logs)
+	two := loginOIDC(t, base, browser(t), b, "two", logs)
+	if one == two {
+		t.Fatalf("the same sub at two issuers signed in as one user %s", one)
+	}
+	if again := loginOIDC(t, base, browser(t), a, "one", logs); again != one {
+		t.Fatalf("a second login at the first issuer is user %s, want %s", again, one)
+	}
 }
