@@ -124,7 +124,7 @@ func (m *Manager) exchange(ctx context.Context, p *Provider, ls *gatehouse.Login
 // the profile updated, or a new user for a new identity. A disabled user
 // is refused, and nothing of theirs is written.
 func (m *Manager) signIn(ctx context.Context, ident *gatehouse.Identity) (*gatehouse.User, error) {
-	user, err := m.store.UpsertIdentity(ctx, ident, m.now())
+	user, err := m.store.UpsertIdentity(ctx, ident, m.now(), gatehouse.EmailMatchNewAccount)
 	switch {
 	case errors.Is(err, gatehouse.ErrInvalid):
 		// Normalize cleans the profile, so only a subject no database
