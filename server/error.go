@@ -37,6 +37,9 @@ var errorCodes = map[string]struct {
 	gatehouse.EUnavailable:          {http.StatusServiceUnavailable, gatehouse.EUnavailable},
 	gatehouse.EUpstreamTimeout:      {http.StatusGatewayTimeout, gatehouse.EUnavailable},
 	gatehouse.EInternal:             {http.StatusInternalServerError, gatehouse.EInternal},
+	gatehouse.EIdentityInUse:        {http.StatusConflict, gatehouse.EIdentityInUse},
+	gatehouse.EAccountExists:        {http.StatusConflict, gatehouse.EAccountExists},
+	gatehouse.ELastIdentity:         {http.StatusConflict, gatehouse.ELastIdentity},
 }
 
 // defaultRetryAfter is sent with a 503 when the cause names no delay.
