@@ -29,6 +29,16 @@ const (
 	EUpstreamTimeout      = "upstream_timeout"
 	EInternal             = "server_error"
 
+	// EIdentityInUse is a link of a provider account that already belongs
+	// to another user.
+	EIdentityInUse = "identity_in_use"
+	// EAccountExists is a first sign-in refused because another user has
+	// its verified email; the answer names the providers that user signs
+	// in with (Error.Details).
+	EAccountExists = "account_exists"
+	// ELastIdentity is an unlink of a user's last identity.
+	ELastIdentity = "last_identity"
+
 	// ERefreshRefused is a refresh token that cannot be used: unknown,
 	// of a session that has ended, or of a disabled user. Clients see
 	// invalid_grant.
@@ -52,7 +62,12 @@ type Error struct {
 	// RetryAfter, if positive, is how long a client should wait before
 	// trying again.
 	RetryAfter time.Duration
-	Err        error
+	// Details, if set, are further members of the JSON error body, for a
+	// client to act on (account_exists names the providers to sign in
+	// with). They are sent to the client, and never replace "error" or
+	// "error_description".
+	Details map[string]any
+	Err     error
 }
 
 // Errorf returns an *Error with the given code and formatted message.

@@ -11,6 +11,7 @@
 package gatehouse
 
 import (
+	"strings"
 	"time"
 )
 
@@ -47,14 +48,65 @@ type User struct {
 // Identity links a User to one account at one provider. It is keyed by
 // (Provider, Subject), where Subject is the provider's immutable account id
 // (GitHub's numeric id as a decimal string, an OpenID Connect "sub"), never a
-// login name or an email address, which their owners can change.
+// login name or an email address, which their owners can change. A user
+// has one identity or more: the one they first signed in with, and those
+// they linked since.
 type Identity struct {
 	Provider string
 	Subject  string
 	UserID   string
+	// Profile is what the provider said at the last sign-in or link. The
+	// store keeps Login, Email and EmailVerified of it; the rest of the
+	// profile is the user's.
 	Profile
+	// CreatedAt is when the identity was first signed in with or linked.
 	CreatedAt time.Time
+	// UpdatedAt is when the provider last vouched for the account: its
+	// last sign-in or link.
 	UpdatedAt time.Time
+}
+
+// EmailMatch is what a first sign-in does when its verified email is a
+// verified email of another user's identity.
+type EmailMatch string
+
+const (
+	// EmailMatchRefuse refuses the sign-in (an *AccountExistsError): the
+	// person signs in with the account they have and links the new one.
+	// Linking is never silent, and a provider that vouches for an address
+	// it does not own cannot reach the account that has it.
+	EmailMatchRefuse EmailMatch = "refuse"
+	// EmailMatchNewAccount creates a separate user, as if no other user
+	// had the address.
+	EmailMatchNewAccount EmailMatch = "new_account"
+)
+
+// Valid reports whether m is one of the EmailMatch values.
+func (m EmailMatch) Valid() bool { return m == EmailMatchRefuse || m == EmailMatchNewAccount }
+
+// EmailKey is the form in which verified emails are compared: the whole
+// address with ASCII letters lower-cased, so that Octo@Example.COM and
+// octo@example.com match. Only ASCII is folded, the same way in Go, SQLite
+// and PostgreSQL. Folding the local part too errs on the side of matching,
+// which the email rule can afford: a match refuses a sign-in (or, with
+// EmailMatchNewAccount, changes nothing), it never merges accounts.
+func EmailKey(email string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, email)
+}
+
+// VerifiedEmailKey returns the EmailKey of p's email if the provider
+// vouched for it, and "" otherwise: an unverified address never matches
+// anything.
+func (p *Profile) VerifiedEmailKey() string {
+	if !p.EmailVerified || p.Email == nil {
+		return ""
+	}
+	return EmailKey(*p.Email)
 }
 
 // LoginState is the server-side record of one login that has been started
@@ -82,9 +134,13 @@ type LoginState struct {
 	// Client is the address of the client that started the login, as
 	// rate limits key it (an IPv6 address by its /64), for the cap on
 	// pending logins per client.
-	Client    string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	Client string
+	// LinkUserID is the user who started the login to link another
+	// provider account to their own, or "" for a login that signs in.
+	// The caller authenticated that user when the login started.
+	LinkUserID string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
 }
 
 // SigningKey is a key Gatehouse signs access tokens with, as stored.

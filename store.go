@@ -30,7 +30,32 @@ var (
 	// ErrTooMany means a cap on stored records was reached; nothing was
 	// stored.
 	ErrTooMany = errors.New("gatehouse: too many records")
+	// ErrIdentityInUse means the identity belongs to another user; nothing
+	// was written.
+	ErrIdentityInUse = errors.New("gatehouse: the identity belongs to another user")
+	// ErrLastIdentity means the identity is its user's last: without it
+	// the user could not sign in. Nothing was written.
+	ErrLastIdentity = errors.New("gatehouse: the user's last identity")
+	// ErrAccountExists means a first sign-in was refused because its
+	// verified email is another user's (EmailMatchRefuse). The error is
+	// an *AccountExistsError.
+	ErrAccountExists = errors.New("gatehouse: an account with this verified email exists")
 )
+
+// AccountExistsError is the refusal of a first sign-in whose verified
+// email is a verified email of another user's identity. It wraps
+// ErrAccountExists.
+type AccountExistsError struct {
+	// Providers are the providers the users with that email can sign in
+	// with, sorted, each once.
+	Providers []string
+}
+
+func (e *AccountExistsError) Error() string {
+	return ErrAccountExists.Error() + " (providers " + strings.Join(e.Providers, ", ") + ")"
+}
+
+func (e *AccountExistsError) Unwrap() error { return ErrAccountExists }
 
 // Retired refresh token hashes: a store keeps at least those of a
 // session's last KeptRetiredRefreshTokens rotations, and every
@@ -78,7 +103,7 @@ func CheckSession(s *Session) error {
 
 // CheckLoginState is CheckText for every text of a login state.
 func CheckLoginState(s *LoginState) error {
-	return CheckText(s.StateHash, s.BindingHash, s.Provider, s.RedirectURI, s.CodeVerifier, s.Nonce, s.Client)
+	return CheckText(s.StateHash, s.BindingHash, s.Provider, s.RedirectURI, s.CodeVerifier, s.Nonce, s.Client, s.LinkUserID)
 }
 
 // Store is the persistence Gatehouse needs. Implementations must be safe for
@@ -96,7 +121,36 @@ type Store interface {
 	// returns the user as stored. If the identity's user is disabled, it
 	// writes nothing and returns ErrDisabled: a refused login leaves no
 	// trace in the profile.
-	UpsertIdentity(ctx context.Context, ident *Identity, now time.Time) (*User, error)
+	//
+	// The email rule applies to a new identity whose profile has a
+	// verified email (Profile.VerifiedEmailKey): if onEmailMatch is not
+	// EmailMatchNewAccount and an identity of another user has the same
+	// verified email, it writes nothing and returns an
+	// *AccountExistsError. The check and the insert are atomic: of two
+	// concurrent first sign-ins with one verified email, one creates a
+	// user and the other is refused.
+	UpsertIdentity(ctx context.Context, ident *Identity, now time.Time, onEmailMatch EmailMatch) (*User, error)
+
+	// LinkIdentity attaches the identity (ident.Provider, ident.Subject)
+	// to the user userID, in one transaction, and returns the user as
+	// stored. An identity the user already has is updated from
+	// ident.Profile (a no-op link that refreshes it); one that belongs to
+	// another user is ErrIdentityInUse. The user's own profile does not
+	// change. An unknown user is ErrNotFound, a disabled one
+	// ErrDisabled. Nothing is written when it fails. Of two concurrent
+	// links of one identity to two users, one wins and the other gets
+	// ErrIdentityInUse.
+	LinkIdentity(ctx context.Context, userID string, ident *Identity, now time.Time) (*User, error)
+
+	// Identities returns the user's identities, oldest first (an unknown
+	// user has none).
+	Identities(ctx context.Context, userID string) ([]*Identity, error)
+
+	// UnlinkIdentity deletes the user's identity (provider, subject). It
+	// returns ErrNotFound if the user has no such identity, and
+	// ErrLastIdentity, deleting nothing, if it is the user's last one.
+	// Concurrent unlinks of a user's identities leave at least one.
+	UnlinkIdentity(ctx context.Context, userID, provider, subject string) error
 
 	// CreateLoginState stores a new login state. In the same transaction
 	// it deletes the login states whose BindingHash is replaces (the

@@ -68,7 +68,7 @@ func (c *counting) DeleteEndedSessions(ctx context.Context, t time.Time, limit i
 func seed(t *testing.T, s gatehouse.Store, n int) {
 	t.Helper()
 	ctx := context.Background()
-	u, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "test", Subject: "1"}, t0)
+	u, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "test", Subject: "1"}, t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestRunDeletesEndedSessions(t *testing.T) {
 		}
 		defer m.Close()
 		start := func(subject string) (*gatehouse.Session, string) {
-			u, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "test", Subject: subject}, clock.Now())
+			u, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "test", Subject: subject}, clock.Now(), gatehouse.EmailMatchNewAccount)
 			if err != nil {
 				t.Fatal(err)
 			}

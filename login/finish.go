@@ -33,8 +33,13 @@ type Result struct {
 	// Identity is the provider account, once the provider vouched for it:
 	// Provider and Subject set, Profile cleaned.
 	Identity *gatehouse.Identity
-	// User is the user who logged in; nil unless Finish succeeded.
+	// User is the user who logged in, or who linked the account; nil
+	// unless Finish succeeded.
 	User *gatehouse.User
+	// Linked reports whether the login linked the account to a user who
+	// was already signed in (StartLink) rather than signing in: no
+	// session is to be started for it.
+	Linked bool
 }
 
 // Finish finishes a login through the named provider. The state and the
@@ -45,6 +50,11 @@ type Result struct {
 // that does not match consumes nothing: somebody else's login stays
 // usable. Every check that can fail without the provider runs before the
 // provider is called.
+//
+// A login started with StartLink attaches the account to the user who
+// started it (Result.Linked) instead of signing in. Any other login signs
+// in as the account's user, or makes a user for a new account, unless
+// the email rule refuses it (EAccountExists; Config.OnEmailMatch).
 func (m *Manager) Finish(ctx context.Context, provider string, cb Callback) (*Result, error) {
 	res := &Result{}
 	p, err := m.Provider(provider)
@@ -74,9 +84,11 @@ func (m *Manager) Finish(ctx context.Context, provider string, cb Callback) (*Re
 	if res.Identity, err = m.exchange(ctx, p, ls, cb); err != nil {
 		return res, err
 	}
-	// The login signs in as the account's user. Linking the account to a
-	// user who is already signed in would be another step in this place,
-	// after the same checks and exchange.
+	if ls.LinkUserID != "" {
+		res.User, err = m.link(ctx, ls.LinkUserID, res.Identity)
+		res.Linked = err == nil
+		return res, err
+	}
 	res.User, err = m.signIn(ctx, res.Identity)
 	return res, err
 }
@@ -124,7 +136,12 @@ func (m *Manager) exchange(ctx context.Context, p *Provider, ls *gatehouse.Login
 // the profile updated, or a new user for a new identity. A disabled user
 // is refused, and nothing of theirs is written.
 func (m *Manager) signIn(ctx context.Context, ident *gatehouse.Identity) (*gatehouse.User, error) {
-	user, err := m.store.UpsertIdentity(ctx, ident, m.now())
+	user, err := m.store.UpsertIdentity(ctx, ident, m.now(), m.onEmail)
+	if exists, ok := errors.AsType[*gatehouse.AccountExistsError](err); ok {
+		return nil, &gatehouse.Error{Code: gatehouse.EAccountExists,
+			Message: "an account with this verified email exists: sign in with one of its providers, then link this one",
+			Details: map[string]any{"providers": exists.Providers}, Err: err}
+	}
 	switch {
 	case errors.Is(err, gatehouse.ErrInvalid):
 		// Normalize cleans the profile, so only a subject no database

@@ -6,6 +6,14 @@
 // expiry), consumes it before the provider is called, exchanges the code,
 // cleans the profile, and finds or creates the user.
 //
+// A signed-in user links another provider account to theirs with
+// StartLink: the login state records the user, and Finish attaches the
+// account to them instead of signing in. Accounts are never linked
+// silently: a first sign-in whose verified email another user has is
+// refused (EAccountExists, naming the providers to sign in with), unless
+// Config.OnEmailMatch makes it a separate user. Identities and Unlink
+// manage a user's linked accounts.
+//
 // A browser has one login in progress: a new one replaces its earlier one.
 // A client (an address, as the caller keys it) may have at most
 // Config.MaxPendingPerClient logins in progress.
@@ -76,6 +84,10 @@ type Config struct {
 	// ExchangeTimeout bounds the code exchange with a provider; zero means
 	// DefaultExchangeTimeout.
 	ExchangeTimeout time.Duration
+	// OnEmailMatch is what a first sign-in does when its verified email is
+	// a verified email of another user: gatehouse.EmailMatchRefuse (the
+	// default, for "") or gatehouse.EmailMatchNewAccount.
+	OnEmailMatch gatehouse.EmailMatch
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -88,6 +100,7 @@ type Manager struct {
 	ttl        time.Duration
 	maxPending int
 	timeout    time.Duration
+	onEmail    gatehouse.EmailMatch
 	now        func() time.Time
 }
 
@@ -111,6 +124,13 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.ExchangeTimeout < 0 {
 		return nil, fmt.Errorf("login: Config.ExchangeTimeout must be positive, got %s", cfg.ExchangeTimeout)
 	}
+	if cfg.OnEmailMatch == "" {
+		cfg.OnEmailMatch = gatehouse.EmailMatchRefuse
+	}
+	if !cfg.OnEmailMatch.Valid() {
+		return nil, fmt.Errorf("login: Config.OnEmailMatch must be %q or %q, got %q",
+			gatehouse.EmailMatchRefuse, gatehouse.EmailMatchNewAccount, cfg.OnEmailMatch)
+	}
 	m := &Manager{
 		store:      cfg.Store,
 		providers:  make([]Provider, 0, len(cfg.Providers)),
@@ -118,6 +138,7 @@ func New(cfg Config) (*Manager, error) {
 		ttl:        cfg.TTL,
 		maxPending: cfg.MaxPendingPerClient,
 		timeout:    cfg.ExchangeTimeout,
+		onEmail:    cfg.OnEmailMatch,
 		now:        cfg.Now,
 	}
 	if m.now == nil {

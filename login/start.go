@@ -28,6 +28,22 @@ type Started struct {
 // Config.MaxPendingPerClient logins in progress, Start stores nothing and
 // returns an ERateLimited error.
 func (m *Manager) Start(ctx context.Context, provider, client, previous string) (*Started, error) {
+	return m.start(ctx, provider, client, previous, "")
+}
+
+// StartLink is Start for a login that links the provider account to the
+// user userID instead of signing in: Finish attaches the account to that
+// user. The caller has authenticated the user (a live session of a user
+// who is not disabled); the login state records them, bound to this
+// browser like any login.
+func (m *Manager) StartLink(ctx context.Context, userID, provider, client, previous string) (*Started, error) {
+	if userID == "" {
+		return nil, gatehouse.Errorf(gatehouse.EUnauthorized, "linking an account needs a signed-in user")
+	}
+	return m.start(ctx, provider, client, previous, userID)
+}
+
+func (m *Manager) start(ctx context.Context, provider, client, previous, linkUserID string) (*Started, error) {
 	p, err := m.Provider(provider)
 	if err != nil {
 		return nil, err
@@ -49,6 +65,7 @@ func (m *Manager) Start(ctx context.Context, provider, client, previous string) 
 		CodeVerifier: randomToken(),
 		Nonce:        randomToken(),
 		Client:       client,
+		LinkUserID:   linkUserID,
 		CreatedAt:    now,
 		ExpiresAt:    now.Add(m.ttl),
 	}

@@ -43,10 +43,10 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO login_states
-			(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, client, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, client, link_user_id, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			ls.StateHash, ls.BindingHash, ls.Provider, ls.RedirectURI, ls.CodeVerifier, ls.Nonce, ls.Client,
-			toDB(ls.CreatedAt), toDB(ls.ExpiresAt))
+			nullString(ls.LinkUserID), toDB(ls.CreatedAt), toDB(ls.ExpiresAt))
 		return wrap(err)
 	})
 }
@@ -61,11 +61,15 @@ func (s *Store) ConsumeLoginState(ctx context.Context, stateHash, bindingHash st
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
 	ls := gatehouse.LoginState{StateHash: stateHash, BindingHash: bindingHash}
+	var link *string
 	err := s.pool.QueryRow(ctx, `DELETE FROM login_states WHERE state_hash = $1 AND binding_hash = $2
-		RETURNING provider, redirect_uri, code_verifier, nonce, client, created_at, expires_at`,
-		stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &ls.Client, &ls.CreatedAt, &ls.ExpiresAt)
+		RETURNING provider, redirect_uri, code_verifier, nonce, client, link_user_id, created_at, expires_at`,
+		stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &ls.Client, &link, &ls.CreatedAt, &ls.ExpiresAt)
 	if err != nil {
 		return nil, wrap(err)
+	}
+	if link != nil {
+		ls.LinkUserID = *link
 	}
 	ls.CreatedAt, ls.ExpiresAt = fromDB(ls.CreatedAt), fromDB(ls.ExpiresAt)
 	return &ls, nil

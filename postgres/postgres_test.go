@@ -66,7 +66,7 @@ func BenchmarkStore(b *testing.B) {
 func TestKilledUpsertIsUnavailable(t *testing.T) {
 	h := harness(t)
 	undo := h.Break(t)
-	_, err := h.UpsertIdentity(context.Background(), &gatehouse.Identity{Provider: "github", Subject: "79"}, time.Now())
+	_, err := h.UpsertIdentity(context.Background(), &gatehouse.Identity{Provider: "github", Subject: "79"}, time.Now(), gatehouse.EmailMatchNewAccount)
 	undo()
 	if !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Fatalf("UpsertIdentity on a terminated connection: %v, want ErrUnavailable", err)
@@ -81,7 +81,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	proxy := pgtest.NewProxy(t, pgtest.Host(t, url))
 	s := openAt(t, pgtest.WithHost(t, url, proxy.Addr()))
 	ctx := context.Background()
-	u, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "github", Subject: "1"}, time.Now())
+	u, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "github", Subject: "1"}, time.Now(), gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	if _, err := s.User(ctx, u.ID); !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Errorf("User during the outage: %v, want ErrUnavailable", err)
 	}
-	if _, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "github", Subject: "2"}, time.Now()); !errors.Is(err, gatehouse.ErrUnavailable) {
+	if _, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "github", Subject: "2"}, time.Now(), gatehouse.EmailMatchNewAccount); !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Errorf("UpsertIdentity during the outage: %v, want ErrUnavailable", err)
 	}
 	if _, err := s.ConsumeLoginState(ctx, "a", "b"); !errors.Is(err, gatehouse.ErrUnavailable) {

@@ -57,37 +57,47 @@ func (s *Store) User(ctx context.Context, id string) (*gatehouse.User, error) {
 // on two connections both try to insert the identity; the loser's insert
 // waits for the winner's commit and then fails as a duplicate, and its
 // second attempt finds the identity and updates it, so both calls return
-// the one user.
-func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, now time.Time) (*gatehouse.User, error) {
+// the one user. A login whose profile has a verified email first takes a
+// transaction-scoped advisory lock on it, so that the email rule's check
+// and the insert it allows are atomic across nodes.
+func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, now time.Time, onEmailMatch gatehouse.EmailMatch) (*gatehouse.User, error) {
 	if err := gatehouse.CheckIdentity(ident); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
 	var u *gatehouse.User
-	var err error
-	for range conflictRetries {
-		err = s.tx(ctx, func(tx pgx.Tx) error {
-			var txErr error
-			u, txErr = upsertIdentity(ctx, tx, ident, toDB(now))
-			return txErr
-		})
-		if !errors.Is(err, gatehouse.ErrConflict) {
-			break
-		}
-	}
-	if errors.Is(err, gatehouse.ErrConflict) {
-		// Still colliding after every retry: busy, not broken.
-		return nil, fmt.Errorf("%w: %w", gatehouse.ErrUnavailable, err)
-	}
+	err := s.retryConflicts(ctx, func(tx pgx.Tx) error {
+		var txErr error
+		u, txErr = upsertIdentity(ctx, tx, ident, toDB(now), onEmailMatch)
+		return txErr
+	})
 	if err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-func upsertIdentity(ctx context.Context, tx pgx.Tx, ident *gatehouse.Identity, at time.Time) (*gatehouse.User, error) {
+// retryConflicts runs fn in a transaction, and again when it collided with
+// a concurrent insert (ErrConflict), which the next attempt sees.
+func (s *Store) retryConflicts(ctx context.Context, fn func(pgx.Tx) error) error {
+	var err error
+	for range conflictRetries {
+		err = s.tx(ctx, fn)
+		if !errors.Is(err, gatehouse.ErrConflict) {
+			return err
+		}
+	}
+	// Still colliding after every retry: busy, not broken.
+	return fmt.Errorf("%w: %w", gatehouse.ErrUnavailable, err)
+}
+
+func upsertIdentity(ctx context.Context, tx pgx.Tx, ident *gatehouse.Identity, at time.Time, onEmailMatch gatehouse.EmailMatch) (*gatehouse.User, error) {
 	p := ident.Profile
+	key := p.VerifiedEmailKey()
+	if err := lockEmail(ctx, tx, key); err != nil {
+		return nil, err
+	}
 	var userID string
 	var disabled *time.Time
 	err := tx.QueryRow(ctx, `SELECT i.user_id, u.disabled_at FROM identities i JOIN users u ON u.id = i.user_id
@@ -97,23 +107,24 @@ func upsertIdentity(ctx context.Context, tx pgx.Tx, ident *gatehouse.Identity, a
 	case err == nil && disabled != nil:
 		return nil, gatehouse.ErrDisabled
 	case errors.Is(err, pgx.ErrNoRows):
+		if onEmailMatch != gatehouse.EmailMatchNewAccount {
+			if err := checkEmailMatch(ctx, tx, key); err != nil {
+				return nil, err
+			}
+		}
 		userID = gatehouse.NewID(at)
 		if _, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
 			userID, p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at); err != nil {
 			return nil, wrap(err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO identities (provider, subject, user_id, login, email, email_verified, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
-			ident.Provider, ident.Subject, userID, p.Login, p.Email, p.EmailVerified, at); err != nil {
-			return nil, wrap(err)
+		if err := insertIdentity(ctx, tx, userID, ident, at); err != nil {
+			return nil, err
 		}
 	case err != nil:
 		return nil, wrap(err)
 	default:
-		if _, err := tx.Exec(ctx, `UPDATE identities SET login = $1, email = $2, email_verified = $3, updated_at = $4
-			WHERE provider = $5 AND subject = $6`,
-			p.Login, p.Email, p.EmailVerified, at, ident.Provider, ident.Subject); err != nil {
-			return nil, wrap(err)
+		if err := updateIdentity(ctx, tx, ident, at); err != nil {
+			return nil, err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE users SET login = $1, name = $2, company = $3, location = $4, email = $5, picture = $6,
 			email_verified = $7, updated_at = $8 WHERE id = $9`,
@@ -122,6 +133,168 @@ func upsertIdentity(ctx context.Context, tx pgx.Tx, ident *gatehouse.Identity, a
 		}
 	}
 	return scanUser(tx.QueryRow(ctx, userSelect+` WHERE id = $1`, userID))
+}
+
+// lockEmail takes a transaction-scoped advisory lock on a verified email
+// key ("" takes none). Every write of an identity with a verified email
+// takes it before it reads anything, so that no two of them check and
+// write one address at once.
+func lockEmail(ctx context.Context, tx pgx.Tx, key string) error {
+	if key == "" {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('gatehouse verified email'), hashtext($1))`, key)
+	return wrap(err)
+}
+
+// checkEmailMatch returns an *AccountExistsError if an identity has the
+// verified email key, naming the providers of every user that has it.
+func checkEmailMatch(ctx context.Context, tx pgx.Tx, key string) error {
+	if key == "" {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT DISTINCT provider FROM identities
+		WHERE user_id IN (SELECT user_id FROM identities WHERE verified_email = $1) ORDER BY provider`, key)
+	if err != nil {
+		return wrap(err)
+	}
+	providers, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return wrap(err)
+	}
+	if len(providers) > 0 {
+		return &gatehouse.AccountExistsError{Providers: providers}
+	}
+	return nil
+}
+
+func insertIdentity(ctx context.Context, tx pgx.Tx, userID string, ident *gatehouse.Identity, at time.Time) error {
+	p := ident.Profile
+	_, err := tx.Exec(ctx, `INSERT INTO identities
+		(provider, subject, user_id, login, email, email_verified, verified_email, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
+		ident.Provider, ident.Subject, userID, p.Login, p.Email, p.EmailVerified, nullString(p.VerifiedEmailKey()), at)
+	return wrap(err)
+}
+
+func updateIdentity(ctx context.Context, tx pgx.Tx, ident *gatehouse.Identity, at time.Time) error {
+	p := ident.Profile
+	_, err := tx.Exec(ctx, `UPDATE identities SET login = $1, email = $2, email_verified = $3, verified_email = $4, updated_at = $5
+		WHERE provider = $6 AND subject = $7`,
+		p.Login, p.Email, p.EmailVerified, nullString(p.VerifiedEmailKey()), at, ident.Provider, ident.Subject)
+	return wrap(err)
+}
+
+// nullString is s, or NULL for "".
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// LinkIdentity attaches the identity to the user, or refreshes it if it is
+// already theirs, in one transaction. It takes the email lock first, as
+// UpsertIdentity does, then locks the user's row FOR SHARE, so that an
+// unlink of theirs (which locks it FOR UPDATE) waits. Two links of one
+// identity racing both try to insert it; the loser's insert fails as a
+// duplicate once the winner commits, and its second attempt finds the
+// identity taken.
+func (s *Store) LinkIdentity(ctx context.Context, userID string, ident *gatehouse.Identity, now time.Time) (*gatehouse.User, error) {
+	if gatehouse.CheckText(userID) != nil {
+		return nil, gatehouse.ErrNotFound // no stored id can hold it
+	}
+	if err := gatehouse.CheckIdentity(ident); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	at := toDB(now)
+	var u *gatehouse.User
+	err := s.retryConflicts(ctx, func(tx pgx.Tx) error {
+		if err := lockEmail(ctx, tx, ident.Profile.VerifiedEmailKey()); err != nil {
+			return err
+		}
+		var err error
+		if u, err = scanUser(tx.QueryRow(ctx, userSelect+` WHERE id = $1 FOR SHARE`, userID)); err != nil {
+			return err
+		}
+		if u.DisabledAt != nil {
+			return gatehouse.ErrDisabled
+		}
+		var owner string
+		err = tx.QueryRow(ctx, `SELECT user_id FROM identities WHERE provider = $1 AND subject = $2 FOR UPDATE`,
+			ident.Provider, ident.Subject).Scan(&owner)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return insertIdentity(ctx, tx, userID, ident, at)
+		case err != nil:
+			return wrap(err)
+		case owner != userID:
+			return gatehouse.ErrIdentityInUse
+		default:
+			return updateIdentity(ctx, tx, ident, at)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Identities returns the user's identities, oldest first.
+func (s *Store) Identities(ctx context.Context, userID string) ([]*gatehouse.Identity, error) {
+	if gatehouse.CheckText(userID) != nil {
+		return nil, nil // no stored id can hold it
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT provider, subject, user_id, login, email, email_verified, created_at, updated_at
+		FROM identities WHERE user_id = $1 ORDER BY created_at, provider, subject`, userID)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*gatehouse.Identity, error) {
+		var i gatehouse.Identity
+		err := row.Scan(&i.Provider, &i.Subject, &i.UserID, &i.Login, &i.Email, &i.EmailVerified, &i.CreatedAt, &i.UpdatedAt)
+		i.CreatedAt, i.UpdatedAt = fromDB(i.CreatedAt), fromDB(i.UpdatedAt)
+		return &i, err
+	})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return out, nil
+}
+
+// UnlinkIdentity deletes the user's identity unless it is their last, in
+// one transaction that locks the user's row FOR UPDATE first, so that
+// concurrent unlinks of their identities count one after the other.
+func (s *Store) UnlinkIdentity(ctx context.Context, userID, provider, subject string) error {
+	if gatehouse.CheckText(userID, provider, subject) != nil {
+		return gatehouse.ErrNotFound // no stored identity can hold it
+	}
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&one); err != nil {
+			return wrap(err)
+		}
+		var n int
+		var mine bool
+		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(bool_or(provider = $1 AND subject = $2), false)
+			FROM identities WHERE user_id = $3`, provider, subject, userID).Scan(&n, &mine); err != nil {
+			return wrap(err)
+		}
+		switch {
+		case !mine:
+			return gatehouse.ErrNotFound
+		case n == 1:
+			return gatehouse.ErrLastIdentity
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM identities WHERE provider = $1 AND subject = $2 AND user_id = $3`, provider, subject, userID)
+		return wrap(err)
+	})
 }
 
 // SetUserDisabled disables the user and revokes their sessions, or enables

@@ -48,7 +48,7 @@ func BenchmarkRefresh(b *testing.B) {
 	defer ts.Close()
 	tokens := make(chan string, clients)
 	for i := range clients {
-		u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "bench", Subject: fmt.Sprint(i)}, time.Now())
+		u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "bench", Subject: fmt.Sprint(i)}, time.Now(), gatehouse.EmailMatchNewAccount)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -86,6 +86,13 @@ func (cfg Config) resolve() (*resolved, error) {
 			return nil, rename(err, map[string]string{"Algorithm": "Algorithm", "Rotation": "KeyRotation", "EncryptionKey": "EncryptionKey"})
 		}
 	}
+	if r.OnEmailMatch == "" {
+		r.OnEmailMatch = string(gatehouse.EmailMatchRefuse)
+	}
+	if !gatehouse.EmailMatch(r.OnEmailMatch).Valid() {
+		return nil, gatehouse.ConfigErrorf("OnEmailMatch", "must be %s or %s, got %q",
+			gatehouse.EmailMatchRefuse, gatehouse.EmailMatchNewAccount, cfg.OnEmailMatch)
+	}
 	if r.CORSOrigins == nil {
 		r.CORSOrigins = []string{origin(r.app)}
 	}

@@ -37,6 +37,9 @@ var errorCodes = map[string]struct {
 	gatehouse.EUnavailable:          {http.StatusServiceUnavailable, gatehouse.EUnavailable},
 	gatehouse.EUpstreamTimeout:      {http.StatusGatewayTimeout, gatehouse.EUnavailable},
 	gatehouse.EInternal:             {http.StatusInternalServerError, gatehouse.EInternal},
+	gatehouse.EIdentityInUse:        {http.StatusConflict, gatehouse.EIdentityInUse},
+	gatehouse.EAccountExists:        {http.StatusConflict, gatehouse.EAccountExists},
+	gatehouse.ELastIdentity:         {http.StatusConflict, gatehouse.ELastIdentity},
 }
 
 // defaultRetryAfter is sent with a 503 when the cause names no delay.
@@ -77,7 +80,21 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(e.RetryAfter)))
 	}
-	writeJSON(w, c.status, errorBody{Error: c.public, Description: e.Message})
+	writeJSON(w, c.status, errorJSON(c.public, e.Message, e.Details))
+}
+
+// errorJSON is the JSON error body: "error", "error_description", and the
+// error's details as further members, which never replace the first two.
+func errorJSON(code, message string, details map[string]any) any {
+	if len(details) == 0 {
+		return errorBody{Error: code, Description: message}
+	}
+	body := make(map[string]any, len(details)+2)
+	for k, v := range details {
+		body[k] = v
+	}
+	body["error"], body["error_description"] = code, message
+	return body
 }
 
 // retryAfterSeconds is the Retry-After header's value for a wait of d: whole

@@ -81,7 +81,7 @@ func Example() {
 	// session.
 	login := "octocat"
 	u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "github", Subject: "583231",
-		Profile: gatehouse.Profile{Login: &login}}, time.Now())
+		Profile: gatehouse.Profile{Login: &login}}, time.Now(), gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		log.Fatal(err)
 	}

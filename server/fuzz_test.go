@@ -32,7 +32,7 @@ func fuzzServer(tb testing.TB) (s *Server, userID, tok string) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Close() })
-	u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "dev", Subject: "fuzz-1"}, now)
+	u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "dev", Subject: "fuzz-1"}, now, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -367,20 +367,24 @@ func TestSec30RenamedAccount(t *testing.T) {
 }
 
 // TestSec31SameEmailOtherAccount: another GitHub account claiming the same
-// verified email is a different user, never merged.
+// verified email is never merged into the first: by default its first
+// sign-in is refused with 409 account_exists, and nothing is written.
 func TestSec31SameEmailOtherAccount(t *testing.T) {
 	e := newEnv(t, withGitHub)
 	u := githubtest.DefaultUser()
 	e.gh.SetUser(u)
 	first := e.loginGitHub(e.newBrowser()).json(t)["user"].(map[string]any)
+	if first["email_verified"] != true {
+		t.Fatalf("precondition: email %v not verified", first["email"])
+	}
 	u.ID, u.Login = u.ID+1, "other-account"
 	e.gh.SetUser(u)
-	second := e.loginGitHub(e.newBrowser()).json(t)["user"].(map[string]any)
-	if first["email"] != second["email"] || first["email_verified"] != true {
-		t.Fatalf("precondition: emails %v, %v", first["email"], second["email"])
+	r := e.loginGitHub(e.newBrowser())
+	if r.status != http.StatusConflict || r.json(t)["error"] != "account_exists" {
+		t.Fatalf("second account = %d %s, want 409 account_exists", r.status, r.body)
 	}
-	if second["id"] == first["id"] {
-		t.Error("two GitHub accounts with the same verified email were merged")
+	if users, idents := e.count("users"), e.count("identities"); users != 1 || idents != 1 {
+		t.Fatalf("users %d, identities %d; want 1, 1", users, idents)
 	}
 }
 

@@ -20,16 +20,29 @@ func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleLogin starts a login and answers the provider URL. The query
-// string is ignored: every parameter of the provider URL is ours. The
-// login cookie is overwritten, so the login replaces the browser's earlier
-// one.
+// string is ignored, but for link=1: every parameter of the provider URL
+// is ours. With link=1 the login links the provider account to the user of
+// the request's access token, checked as Require checks it, instead of
+// signing in. The login cookie is overwritten, so the login replaces the
+// browser's earlier one.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	p, err := s.loginProvider(r, s.limits.login)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	started, err := s.logins.Start(r.Context(), p.Name, s.clientKey(r), s.loginBinding(r))
+	var started *login.Started
+	switch link := r.URL.Query()["link"]; {
+	case link == nil:
+		started, err = s.logins.Start(r.Context(), p.Name, s.clientKey(r), s.loginBinding(r))
+	case len(link) == 1 && link[0] == "1":
+		var u *gatehouse.User
+		if _, u, err = s.session(r); err == nil {
+			started, err = s.logins.StartLink(r.Context(), u.ID, p.Name, s.clientKey(r), s.loginBinding(r))
+		}
+	default:
+		err = gatehouse.Errorf(gatehouse.EInvalidRequest, "link must be 1 or absent")
+	}
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -40,6 +53,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 // handleAuthorize finishes a login and starts a session for its user. A
 // login the request used up gets its cookie cleared, whatever the outcome.
+// A link (GET /auth/{provider}/login?link=1) starts no session: the
+// browser has one, for the same user, and a second would only replace it.
+// It answers the user and the linked identity.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	p, err := s.loginProvider(r, s.limits.authorize)
 	if err != nil {
@@ -70,6 +86,16 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := res.User
+	if res.Linked {
+		s.audit(r, "link", user.ID, "", nil, "provider", p.Name, "subject", subject)
+		ident, err := s.linkedIdentity(r, user.ID, p.Name, subject)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, linkResponse{User: user, Identity: ident})
+		return
+	}
 	sess, raw, err := s.sessions.Start(r.Context(), user, session.Client{UserAgent: r.UserAgent(), IP: s.clientIP(r)})
 	if err != nil {
 		s.auditLogin(r, p.Name, subject, user.ID, err)
@@ -136,4 +162,9 @@ func (s *Server) auditLogin(r *http.Request, provider, subject, userID string, e
 		attrs = append(attrs, "subject", subject)
 	}
 	s.audit(r, "login", userID, "", err, attrs...)
+}
+
+type linkResponse struct {
+	User     *gatehouse.User `json:"user"`
+	Identity identityInfo    `json:"identity"`
 }

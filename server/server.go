@@ -140,6 +140,13 @@ type Config struct {
 	// until it does, so that they survive a restart (see package
 	// session). Empty keeps them in memory only.
 	PendingLogoutsFile string
+	// OnEmailMatch is what a first sign-in does when its verified email is
+	// a verified email of another user: "refuse" (the default) answers 409
+	// account_exists with the providers that user signs in with, so that
+	// the person signs in and links the new account explicitly;
+	// "new_account" makes a separate user. Accounts are never merged by
+	// email.
+	OnEmailMatch string
 }
 
 // Server serves the Gatehouse HTTP API.
@@ -220,6 +227,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Store:               cfg.Store,
 		Providers:           providers,
 		MaxPendingPerClient: limits.PendingLoginsPerClient,
+		OnEmailMatch:        gatehouse.EmailMatch(cfg.OnEmailMatch),
 		Now:                 s.now,
 	})
 	if err != nil {
@@ -383,6 +391,9 @@ func (s *Server) routes() http.Handler {
 	route("GET", "/auth/sessions", s.handleSessions)
 	route("DELETE", "/auth/sessions/{id}", s.handleDeleteSession)
 	route("GET", "/me", s.handleMe)
+	route("GET", "/me/identities", s.handleIdentities)
+	route("DELETE", "/me/identities/{provider}", s.handleUnlink)
+	route("DELETE", "/me/identities/{provider}/{subject}", s.handleUnlink)
 	route("GET", "/.well-known/jwks.json", s.handleJWKS)
 	route("GET", "/.well-known/openid-configuration", s.handleDiscovery)
 	route("GET", "/healthz", s.handleHealth)

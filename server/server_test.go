@@ -69,6 +69,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"short HMAC secret":        {func(c *Config) { c.HMACSecret = []byte("short") }, "HMACSecret"},
 		"HMAC with ES256":          {func(c *Config) { c.HMACSecret = []byte("k7Qw9zXv2LmN4pRt6YbHc8JdFs0GaEe1"); c.Algorithm = token.ES256 }, "HMACSecret"},
 		"CORS wildcard":            {func(c *Config) { c.CORSOrigins = []string{"*"} }, "CORSOrigins"},
+		"email match merge":        {func(c *Config) { c.OnEmailMatch = "merge" }, "OnEmailMatch"},
 		"upper-case provider name": {func(c *Config) { c.Providers[0].Name = "GitHub" }, ""},
 		"provider name with slash": {func(c *Config) { c.Providers[0].Name = "git/hub" }, ""},
 		"provider without impl":    {func(c *Config) { c.Providers[0].Provider = nil }, ""},

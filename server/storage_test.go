@@ -81,7 +81,7 @@ type failingUpsert struct {
 	fails int
 }
 
-func (f *failingUpsert) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, now time.Time) (*gatehouse.User, error) {
+func (f *failingUpsert) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, now time.Time, onEmailMatch gatehouse.EmailMatch) (*gatehouse.User, error) {
 	f.mu.Lock()
 	fail := f.fails > 0
 	f.fails--
@@ -89,7 +89,7 @@ func (f *failingUpsert) UpsertIdentity(ctx context.Context, ident *gatehouse.Ide
 	if fail {
 		return nil, fmt.Errorf("%w: injected: connection reset by peer", gatehouse.ErrUnavailable)
 	}
-	return f.Store.UpsertIdentity(ctx, ident, now)
+	return f.Store.UpsertIdentity(ctx, ident, now, onEmailMatch)
 }
 
 // TestSec79FailedUpsert: the database fails after the code exchange, during

@@ -158,7 +158,7 @@ func (f *fixture) restart() {
 // user stores a user for the account subject.
 func (f *fixture) user(subject string) *gatehouse.User {
 	f.t.Helper()
-	u, err := f.store.UpsertIdentity(context.Background(), &gatehouse.Identity{Provider: "test", Subject: subject}, f.clock.Now())
+	u, err := f.store.UpsertIdentity(context.Background(), &gatehouse.Identity{Provider: "test", Subject: subject}, f.clock.Now(), gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -37,10 +37,10 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO login_states
-			(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, client, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, client, link_user_id, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			ls.StateHash, ls.BindingHash, ls.Provider, ls.RedirectURI, ls.CodeVerifier, ls.Nonce, ls.Client,
-			toDB(ls.CreatedAt), toDB(ls.ExpiresAt))
+			nullString(ls.LinkUserID), toDB(ls.CreatedAt), toDB(ls.ExpiresAt))
 		return wrap(err)
 	})
 }
@@ -53,12 +53,14 @@ func (s *Store) ConsumeLoginState(ctx context.Context, stateHash, bindingHash st
 	}
 	ls := gatehouse.LoginState{StateHash: stateHash, BindingHash: bindingHash}
 	var created, expires int64
+	var link sql.NullString
 	err := s.write.QueryRowContext(ctx, `DELETE FROM login_states WHERE state_hash = ? AND binding_hash = ?
-		RETURNING provider, redirect_uri, code_verifier, nonce, client, created_at, expires_at`,
-		stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &ls.Client, &created, &expires)
+		RETURNING provider, redirect_uri, code_verifier, nonce, client, link_user_id, created_at, expires_at`,
+		stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &ls.Client, &link, &created, &expires)
 	if err != nil {
 		return nil, wrap(err)
 	}
+	ls.LinkUserID = link.String
 	ls.CreatedAt, ls.ExpiresAt = fromDB(created), fromDB(expires)
 	return &ls, nil
 }

@@ -75,7 +75,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	login := "octocat"
-	u, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "github", Subject: "1", Profile: gatehouse.Profile{Login: &login}}, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	u, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "github", Subject: "1", Profile: gatehouse.Profile{Login: &login}}, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestClosedIsUnavailable(t *testing.T) {
 	if err := s.Ping(ctx); !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Errorf("Ping on a closed store: %v, want ErrUnavailable", err)
 	}
-	if _, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "p", Subject: "s"}, time.Now()); !errors.Is(err, gatehouse.ErrUnavailable) {
+	if _, err := s.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "p", Subject: "s"}, time.Now(), gatehouse.EmailMatchNewAccount); !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Errorf("UpsertIdentity on a closed store: %v, want ErrUnavailable", err)
 	}
 }

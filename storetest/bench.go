@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse"
 )
 
 // Bench measures the store operations a login and an authenticated request
@@ -15,7 +17,7 @@ func Bench(b *testing.B, open Open) {
 	ctx := context.Background()
 	b.Run("User", func(b *testing.B) {
 		s := open(b)
-		u, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0)
+		u, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0, gatehouse.EmailMatchNewAccount)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -31,13 +33,13 @@ func Bench(b *testing.B, open Open) {
 	})
 	b.Run("UpsertIdentity/Returning", func(b *testing.B) {
 		s := open(b)
-		if _, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0); err != nil {
+		if _, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0, gatehouse.EmailMatchNewAccount); err != nil {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0); err != nil {
+				if _, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0, gatehouse.EmailMatchNewAccount); err != nil {
 					b.Error(err)
 					return
 				}
@@ -51,7 +53,7 @@ func Bench(b *testing.B, open Open) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				sub := fmt.Sprint(n.Add(1))
-				if _, err := s.UpsertIdentity(ctx, identity("github", sub, "user"+sub), t0); err != nil {
+				if _, err := s.UpsertIdentity(ctx, identity("github", sub, "user"+sub), t0, gatehouse.EmailMatchNewAccount); err != nil {
 					b.Error(err)
 					return
 				}

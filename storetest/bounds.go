@@ -87,7 +87,7 @@ func testRetiredTokensBounded(t *testing.T, s *Harness) {
 func testDisabledLoginWritesNothing(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	first := identity("github", "7", "before")
-	u, err := s.UpsertIdentity(ctx, first, t0)
+	u, err := s.UpsertIdentity(ctx, first, t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func testDisabledLoginWritesNothing(t *testing.T, s *Harness) {
 		t.Fatal(err)
 	}
 	changed := identity("github", "7", "after")
-	if _, err := s.UpsertIdentity(ctx, changed, t0.Add(time.Hour)); !errors.Is(err, gatehouse.ErrDisabled) {
+	if _, err := s.UpsertIdentity(ctx, changed, t0.Add(time.Hour), gatehouse.EmailMatchNewAccount); !errors.Is(err, gatehouse.ErrDisabled) {
 		t.Fatalf("UpsertIdentity of a disabled user: error = %v, want ErrDisabled", err)
 	}
 	got, err := s.User(ctx, u.ID)
@@ -113,7 +113,7 @@ func testDisabledLoginWritesNothing(t *testing.T, s *Harness) {
 	if err := s.SetUserDisabled(ctx, u.ID, false, t0); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.UpsertIdentity(ctx, changed, t0.Add(2*time.Hour))
+	again, err := s.UpsertIdentity(ctx, changed, t0.Add(2*time.Hour), gatehouse.EmailMatchNewAccount)
 	if err != nil || again.ID != u.ID || deref(again.Login) != `"after"` {
 		t.Fatalf("login after enabling = %+v, %v; want the same user, updated", again, err)
 	}

@@ -16,7 +16,7 @@ import (
 // theirs starting at t0, with refresh token hash "rt-"+id.
 func newSession(t *testing.T, s *Harness, subject, id string) (*gatehouse.User, *gatehouse.Session) {
 	t.Helper()
-	u, err := s.UpsertIdentity(context.Background(), identity("github", subject, "user"+subject), t0)
+	u, err := s.UpsertIdentity(context.Background(), identity("github", subject, "user"+subject), t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,6 +83,14 @@ func Run(t *testing.T, open Open) {
 		{"LoginStateClientCap", testLoginStateClientCap},
 		{"LoginStateReplacesBinding", testLoginStateReplacesBinding},
 		{"LoginStateGCBatches", testLoginStateGCBatches},
+		{"EmailMatch", testEmailMatch},
+		{"UnverifiedEmailNeverMatches", testUnverifiedEmailNeverMatches},
+		{"ConcurrentFirstLoginsOneEmail", testConcurrentFirstLoginsOneEmail},
+		{"LinkIdentity", testLinkIdentity},
+		{"ConcurrentLinksOneWinner", testConcurrentLinks},
+		{"UnlinkIdentity", testUnlinkIdentity},
+		{"ConcurrentUnlinksLeaveOne", testConcurrentUnlinks},
+		{"LoginStateLinkUser", testLoginStateLinkUser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,7 +154,7 @@ func testUserNotFound(t *testing.T, s *Harness) {
 func testFirstLogin(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	ident := identity("github", "583231", "octocat")
-	u, err := s.UpsertIdentity(ctx, ident, t0)
+	u, err := s.UpsertIdentity(ctx, ident, t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,13 +174,13 @@ func testFirstLogin(t *testing.T, s *Harness) {
 
 func testRename(t *testing.T, s *Harness) {
 	ctx := context.Background()
-	first, err := s.UpsertIdentity(ctx, identity("github", "583231", "octocat"), t0)
+	first, err := s.UpsertIdentity(ctx, identity("github", "583231", "octocat"), t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
 	renamed := identity("github", "583231", "monalisa")
 	later := t0.Add(time.Hour)
-	second, err := s.UpsertIdentity(ctx, renamed, later)
+	second, err := s.UpsertIdentity(ctx, renamed, later, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +196,7 @@ func testRename(t *testing.T, s *Harness) {
 func testNullFields(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	ident := &gatehouse.Identity{Provider: "github", Subject: "9007199254740993", Profile: gatehouse.Profile{Login: str("ghost")}}
-	u, err := s.UpsertIdentity(ctx, ident, t0)
+	u, err := s.UpsertIdentity(ctx, ident, t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,10 +208,10 @@ func testNullFields(t *testing.T, s *Harness) {
 	// A login that brings a value where there was none, and then null
 	// again, overwrites each time.
 	withName := &gatehouse.Identity{Provider: "github", Subject: "9007199254740993", Profile: gatehouse.Profile{Login: str("ghost"), Company: str("Acme")}}
-	if _, err := s.UpsertIdentity(ctx, withName, t0); err != nil {
+	if _, err := s.UpsertIdentity(ctx, withName, t0, gatehouse.EmailMatchNewAccount); err != nil {
 		t.Fatal(err)
 	}
-	back, err := s.UpsertIdentity(ctx, ident, t0)
+	back, err := s.UpsertIdentity(ctx, ident, t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,11 +220,11 @@ func testNullFields(t *testing.T, s *Harness) {
 
 func testIdentityKey(t *testing.T, s *Harness) {
 	ctx := context.Background()
-	gh, err := s.UpsertIdentity(ctx, identity("github", "12345", "a"), t0)
+	gh, err := s.UpsertIdentity(ctx, identity("github", "12345", "a"), t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := s.UpsertIdentity(ctx, identity("google", "12345", "a"), t0)
+	other, err := s.UpsertIdentity(ctx, identity("google", "12345", "a"), t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,12 +233,12 @@ func testIdentityKey(t *testing.T, s *Harness) {
 	}
 	// Subjects compare exactly, as OpenID Connect's "sub" does: no case
 	// folding and no trimming, on any store.
-	upper, err := s.UpsertIdentity(ctx, identity("oidc", "AbC", "x"), t0)
+	upper, err := s.UpsertIdentity(ctx, identity("oidc", "AbC", "x"), t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, sub := range []string{"abc", "ABC", "AbC ", " AbC"} {
-		u, err := s.UpsertIdentity(ctx, identity("oidc", sub, "x"), t0)
+		u, err := s.UpsertIdentity(ctx, identity("oidc", sub, "x"), t0, gatehouse.EmailMatchNewAccount)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,11 +253,11 @@ func testNoLinkingByEmail(t *testing.T, s *Harness) {
 	a := identity("github", "1", "alice")
 	b := identity("github", "2", "alice-other")
 	b.Email = a.Email
-	ua, err := s.UpsertIdentity(ctx, a, t0)
+	ua, err := s.UpsertIdentity(ctx, a, t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ub, err := s.UpsertIdentity(ctx, b, t0)
+	ub, err := s.UpsertIdentity(ctx, b, t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +284,7 @@ func testHostileStrings(t *testing.T, s *Harness) {
 			Login: str(v), Name: str(v), Company: str(v), Location: str(v), Email: str(v), Picture: str(v),
 		}}
 		ident.Profile.Normalize()
-		u, err := s.UpsertIdentity(ctx, ident, t0)
+		u, err := s.UpsertIdentity(ctx, ident, t0, gatehouse.EmailMatchNewAccount)
 		if err != nil {
 			t.Fatalf("value %d: %v", i, err)
 		}
@@ -413,7 +421,7 @@ func testConcurrentFirstLogin(t *testing.T, s *Harness) {
 	ids := make(chan string, n)
 	for range n {
 		wg.Go(func() {
-			u, err := s.UpsertIdentity(ctx, identity("github", "777", "newcomer"), t0)
+			u, err := s.UpsertIdentity(ctx, identity("github", "777", "newcomer"), t0, gatehouse.EmailMatchNewAccount)
 			switch {
 			case err == nil:
 				ids <- u.ID
@@ -442,14 +450,14 @@ func testConcurrentFirstLogin(t *testing.T, s *Harness) {
 // all update the same user.
 func testConcurrentReturningLogins(t *testing.T, s *Harness) {
 	ctx := context.Background()
-	first, err := s.UpsertIdentity(ctx, identity("github", "778", "regular"), t0)
+	first, err := s.UpsertIdentity(ctx, identity("github", "778", "regular"), t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			u, err := s.UpsertIdentity(ctx, identity("github", "778", fmt.Sprint("regular-", i)), t0.Add(time.Duration(i)*time.Second))
+			u, err := s.UpsertIdentity(ctx, identity("github", "778", fmt.Sprint("regular-", i)), t0.Add(time.Duration(i)*time.Second), gatehouse.EmailMatchNewAccount)
 			if err != nil {
 				t.Errorf("returning login: %v", err)
 				return
@@ -548,7 +556,7 @@ func testPing(t *testing.T, s *Harness) {
 func testKilledUpsert(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	undo := s.Break(t)
-	_, err := s.UpsertIdentity(ctx, identity("github", "79", "unlucky"), t0)
+	_, err := s.UpsertIdentity(ctx, identity("github", "79", "unlucky"), t0, gatehouse.EmailMatchNewAccount)
 	undo()
 	if err == nil {
 		t.Fatal("UpsertIdentity succeeded through a broken transaction")
@@ -556,7 +564,7 @@ func testKilledUpsert(t *testing.T, s *Harness) {
 	if users, idents := s.Count(t, "users"), s.Count(t, "identities"); users != 0 || idents != 0 {
 		t.Fatalf("after a killed first login: %d users, %d identities; want none", users, idents)
 	}
-	u, err := s.UpsertIdentity(ctx, identity("github", "79", "unlucky"), t0)
+	u, err := s.UpsertIdentity(ctx, identity("github", "79", "unlucky"), t0, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatalf("retrying the login: %v", err)
 	}
@@ -588,7 +596,7 @@ func testUnstorableText(t *testing.T, s *Harness) {
 		for field, set := range fields {
 			ident := identity("github", "29", "hostile")
 			set(ident)
-			if _, err := s.UpsertIdentity(ctx, ident, t0); !errors.Is(err, gatehouse.ErrInvalid) {
+			if _, err := s.UpsertIdentity(ctx, ident, t0, gatehouse.EmailMatchNewAccount); !errors.Is(err, gatehouse.ErrInvalid) {
 				t.Errorf("UpsertIdentity with %q in %s: error = %v, want ErrInvalid", bad, field, err)
 			}
 		}
@@ -623,7 +631,7 @@ func testTimeTruncation(t *testing.T, s *Harness) {
 	ctx := context.Background()
 	at := time.Date(2026, 6, 1, 12, 0, 0, 999_999_999, time.UTC)
 	want := time.Date(2026, 6, 1, 12, 0, 0, 999_999_000, time.UTC)
-	u, err := s.UpsertIdentity(ctx, identity("github", "14", "precise"), at)
+	u, err := s.UpsertIdentity(ctx, identity("github", "14", "precise"), at, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,7 @@ type config struct {
 	RateLogout              ratelimit.Rate
 	RateSession             ratelimit.Rate
 	MaxPendingLogins        string
+	OnEmailMatch            string
 
 	// Derived by check.
 	corsOrigins    []string
@@ -157,6 +158,7 @@ func (c *config) staticSettings() []setting {
 		{"GATEHOUSE_RATE_LIMIT_REFRESH", "rate-limit-refresh", server.DefaultLimits.Refresh.String(), "refreshes per client address on this node", &c.RateRefresh},
 		{"GATEHOUSE_RATE_LIMIT_LOGOUT", "rate-limit-logout", server.DefaultLimits.Logout.String(), "logouts per client address on this node", &c.RateLogout},
 		{"GATEHOUSE_RATE_LIMIT_REFRESH_SESSION", "rate-limit-refresh-session", server.DefaultLimits.RefreshPerSession.String(), "refresh token rotations per session on this node", &c.RateSession},
+		{"GATEHOUSE_ON_EMAIL_MATCH", "on-email-match", "refuse", "a first sign-in whose verified email another user has: refuse (409 account_exists; the person signs in and links the account) or new_account (a separate user)", &c.OnEmailMatch},
 		{"GATEHOUSE_MAX_PENDING_LOGINS", "max-pending-logins", strconv.Itoa(server.DefaultLimits.PendingLoginsPerClient), "logins one client address may have started and not finished, across all nodes, or off", &c.MaxPendingLogins},
 	}
 }
@@ -389,6 +391,7 @@ var serverFields = map[string]string{
 	"RefreshGrace":       "GATEHOUSE_REFRESH_GRACE",
 	"CORSOrigins":        "GATEHOUSE_CORS_ORIGINS",
 	"TrustedProxies":     "GATEHOUSE_TRUSTED_PROXIES",
+	"OnEmailMatch":       "GATEHOUSE_ON_EMAIL_MATCH",
 }
 
 // settingError names the variable behind a server.Config field in err.
@@ -427,6 +430,7 @@ func (c *config) serverConfig(store gatehouse.Store, providers []server.Provider
 		TrustedProxies:     c.trustedProxies,
 		Limits:             c.limits,
 		PendingLogoutsFile: pendingLogoutsFile(c),
+		OnEmailMatch:       c.OnEmailMatch,
 	}
 }
 

@@ -99,6 +99,7 @@ func TestBadConfigNamesTheSetting(t *testing.T) {
 		{"CORS with path", []string{"GATEHOUSE_CORS_ORIGINS", "https://app.example.com/x"}, "GATEHOUSE_CORS_ORIGINS"},
 		{"CORS plain http", []string{"GATEHOUSE_CORS_ORIGINS", "http://app.example.com"}, "GATEHOUSE_CORS_ORIGINS"},
 		{"trusted proxy garbage", []string{"GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/33"}, "GATEHOUSE_TRUSTED_PROXIES"},
+		{"email match merge", []string{"GATEHOUSE_ON_EMAIL_MATCH", "merge"}, "GATEHOUSE_ON_EMAIL_MATCH"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

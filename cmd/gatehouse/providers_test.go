@@ -181,7 +181,12 @@ func loginOIDC(t *testing.T, base string, c *http.Client, idp *oidctest.Server, 
 // accounts: identities are keyed on (provider, sub). Security case 33.
 func TestServeSameSubjectTwoIssuers(t *testing.T) {
 	a := oidctest.NewServer(t, oidctest.Options{PlainHTTP: true})
-	b := oidctest.NewServer(t, oidctest.Options{PlainHTTP: true}) // the same DefaultUser, the same sub
+	b := oidctest.NewServer(t, oidctest.Options{PlainHTTP: true})
+	// The same sub, with another address: the same address, verified at
+	// both, would be refused as account_exists.
+	u := oidctest.DefaultUser()
+	u.Claims["email"] = "someone.else@example.com"
+	b.SetUser(u)
 	base, logs, stop := startServe(t,
 		"GATEHOUSE_DATA_DIR", t.TempDir(),
 		"GATEHOUSE_OIDC_PROVIDERS", "one,two",

@@ -23,7 +23,7 @@ func TestUserDisableEnable(t *testing.T) {
 	}
 	defer store.Close()
 	now := time.Now()
-	u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "dev", Subject: "1"}, now)
+	u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "dev", Subject: "1"}, now, gatehouse.EmailMatchNewAccount)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,11 @@
+-- A login that a signed-in user started to link another provider account
+-- to theirs names that user; deleting the user deletes their pending links.
+ALTER TABLE login_states ADD COLUMN link_user_id TEXT REFERENCES users (id) ON DELETE CASCADE;
+CREATE INDEX login_states_link_user_id ON login_states (link_user_id) WHERE link_user_id IS NOT NULL;
+
+-- The email rule compares the verified emails of identities, ASCII letters
+-- lower-cased (gatehouse.EmailKey; SQLite's lower() folds ASCII only). An
+-- address the provider did not vouch for is NULL here and matches nothing.
+ALTER TABLE identities ADD COLUMN verified_email TEXT;
+UPDATE identities SET verified_email = lower(email) WHERE email_verified = 1 AND email IS NOT NULL;
+CREATE INDEX identities_verified_email ON identities (verified_email) WHERE verified_email IS NOT NULL;
