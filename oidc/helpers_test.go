@@ -5,32 +5,16 @@ import (
 	"crypto/rand"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/testclock"
 	"github.com/gatehouse/gatehouse/oidc/oidctest"
 )
 
-// clock is a fake clock the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // fixture is a fake issuer and a provider configured for it, sharing a
@@ -38,7 +22,7 @@ func (c *clock) advance(d time.Duration) {
 type fixture struct {
 	s   *oidctest.Server
 	p   *Provider
-	clk *clock
+	clk *testclock.Clock
 }
 
 // setup starts a fake issuer with o and a provider for it; edit changes
@@ -46,10 +30,10 @@ type fixture struct {
 func setup(t *testing.T, o oidctest.Options, edit ...func(*Config)) *fixture {
 	t.Helper()
 	clk := newClock()
-	o.Now = clk.now
+	o.Now = clk.Now
 	s := oidctest.NewServer(t, o)
 	c := Config{Issuer: s.Issuer(), ClientID: s.ClientID, ClientSecret: s.ClientSecret,
-		HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.now}
+		HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.Now}
 	for _, e := range edit {
 		e(&c)
 	}

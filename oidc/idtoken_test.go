@@ -40,7 +40,7 @@ func TestIDTokenAttacks(t *testing.T) {
 	}))
 	t.Cleanup(attacker.Close)
 	attackerKey := oidctest.NewKey("RS256")
-	now := newClock().now() // the fixtures' clocks start here and do not move
+	now := newClock().Now() // the fixtures' clocks start here and do not move
 
 	tests := []struct {
 		name string
@@ -267,10 +267,10 @@ func TestUserinfo(t *testing.T) {
 	}
 	t.Run("endpoint answers 404", func(t *testing.T) {
 		clk := newClock()
-		s := oidctest.NewServer(t, oidctest.Options{Now: clk.now})
+		s := oidctest.NewServer(t, oidctest.Options{Now: clk.Now})
 		s.SetDiscovery(func(doc map[string]any) { doc["userinfo_endpoint"] = s.Issuer() + "/gone" })
 		p, err := New(context.Background(), Config{Issuer: s.Issuer(), ClientID: s.ClientID, ClientSecret: s.ClientSecret,
-			HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.now})
+			HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -67,7 +67,7 @@ func TestSec45KeyRotation(t *testing.T) {
 	}
 	old := f.s.SigningKey()
 	f.s.Rotate()
-	f.clk.advance(KeyRefetchInterval)
+	f.clk.Advance(KeyRefetchInterval)
 	if _, err := f.login(t); err != nil {
 		t.Fatalf("login after the rotation: %v", err)
 	}
@@ -79,7 +79,7 @@ func TestSec45KeyRotation(t *testing.T) {
 	// cache has expired.
 	f.s.RemoveKey(old.ID)
 	f.s.SetIDToken(func(claims map[string]any) string { return oidctest.SignWith(old, nil, claims) })
-	f.clk.advance(KeyCacheTTL)
+	f.clk.Advance(KeyCacheTTL)
 	_, err := f.login(t)
 	if code := errorCode(t, err); code != gatehouse.EInvalidGrant {
 		t.Errorf("got %q (%v) for the dropped key, want %q", code, err, gatehouse.EInvalidGrant)
@@ -95,14 +95,14 @@ func TestSec45RotationTooSoon(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.s.Rotate()
-	f.clk.advance(KeyRefetchInterval - time.Second)
+	f.clk.Advance(KeyRefetchInterval - time.Second)
 	if _, err := f.login(t); gatehouse.ErrorCode(err) != gatehouse.EInvalidGrant {
 		t.Errorf("got %v, want invalid_grant", err)
 	}
 	if n := f.s.Count(oidctest.JWKSPath); n != 1 {
 		t.Errorf("got %d JWKS fetches, want 1", n)
 	}
-	f.clk.advance(time.Second)
+	f.clk.Advance(time.Second)
 	if _, err := f.login(t); err != nil {
 		t.Errorf("got %v after the interval, want nil", err)
 	}
@@ -143,7 +143,7 @@ func TestSec45KeyTypes(t *testing.T) {
 				`{"kty":"made-up","kid":"x"},` + string(goodJSON) + `]}`))
 		}))
 		t.Cleanup(jwks.Close)
-		k := newKeySet(jwks.URL, jwks.Client(), f.clk.now, []string{"RS256"})
+		k := newKeySet(jwks.URL, jwks.Client(), f.clk.Now, []string{"RS256"})
 		k.client.Timeout = 5 * time.Second
 		tok := f.s.Sign(map[string]any{"sub": "x"})
 		if _, err := k.VerifySignature(context.Background(), tok); err != nil {

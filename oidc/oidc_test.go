@@ -186,10 +186,10 @@ func TestExchangeIdentity(t *testing.T) {
 // issuer is up, the first Prepare after the interval succeeds.
 func TestDiscoveryDownAtStartup(t *testing.T) {
 	clk := newClock()
-	s := oidctest.NewServer(t, oidctest.Options{Now: clk.now})
+	s := oidctest.NewServer(t, oidctest.Options{Now: clk.Now})
 	s.SetDown(true)
 	p, err := New(context.Background(), Config{Issuer: s.Issuer(), ClientID: s.ClientID, ClientSecret: s.ClientSecret,
-		HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.now})
+		HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -212,9 +212,9 @@ func TestDiscoveryDownAtStartup(t *testing.T) {
 	unavailable(err, 1)
 
 	s.SetDown(false)
-	clk.advance(DiscoveryRetryInterval - time.Second)
+	clk.Advance(DiscoveryRetryInterval - time.Second)
 	unavailable(p.Prepare(ctx), 1)
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	if err := p.Prepare(ctx); err != nil {
 		t.Fatalf("Prepare after the retry interval: %v", err)
 	}
@@ -249,10 +249,10 @@ func TestDiscoveryRefused(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
-			s := oidctest.NewServer(t, oidctest.Options{Now: clk.now})
+			s := oidctest.NewServer(t, oidctest.Options{Now: clk.Now})
 			s.SetDiscovery(func(doc map[string]any) { tc.doc(s, doc) })
 			p, err := New(context.Background(), Config{Issuer: s.Issuer(), ClientID: s.ClientID, ClientSecret: s.ClientSecret,
-				HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.now})
+				HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.Now})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,15 +8,16 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/testclock"
 	"github.com/gatehouse/gatehouse/oidc/oidctest"
 )
 
 // preset starts a fake issuer with o and a provider from the preset's
 // Config, pointed at the fake when retarget is set.
-func preset(t *testing.T, o oidctest.Options, c func(s *oidctest.Server, clk *clock) Config, retarget bool) *fixture {
+func preset(t *testing.T, o oidctest.Options, c func(s *oidctest.Server, clk *testclock.Clock) Config, retarget bool) *fixture {
 	t.Helper()
 	clk := newClock()
-	o.Now = clk.now
+	o.Now = clk.Now
 	s := oidctest.NewServer(t, o)
 	cfg := c(s, clk)
 	if retarget {
@@ -33,10 +34,10 @@ func preset(t *testing.T, o oidctest.Options, c func(s *oidctest.Server, clk *cl
 // whose hd is that domain logs in, whatever its email says; hd is sent as
 // a hint.
 func TestSec36GoogleHostedDomain(t *testing.T) {
-	google := func(hd string) func(*oidctest.Server, *clock) Config {
-		return func(s *oidctest.Server, clk *clock) Config {
+	google := func(hd string) func(*oidctest.Server, *testclock.Clock) Config {
+		return func(s *oidctest.Server, clk *testclock.Clock) Config {
 			return Google(GoogleConfig{ClientID: s.ClientID, ClientSecret: s.ClientSecret, HostedDomain: hd,
-				HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.now})
+				HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.Now})
 		}
 	}
 	tests := []struct {
@@ -85,9 +86,9 @@ func TestSec36GoogleHostedDomain(t *testing.T) {
 // TestGitLab: a self-managed instance's URL is its issuer (a trailing
 // slash dropped), with openid profile email.
 func TestGitLab(t *testing.T) {
-	f := preset(t, oidctest.Options{}, func(s *oidctest.Server, clk *clock) Config {
+	f := preset(t, oidctest.Options{}, func(s *oidctest.Server, clk *testclock.Clock) Config {
 		return GitLab(GitLabConfig{URL: s.URL + "/", ClientID: s.ClientID, ClientSecret: s.ClientSecret,
-			HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.now})
+			HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.Now})
 	}, false)
 	u, _ := url.Parse(f.p.AuthCodeURL(params()))
 	if got := u.Query().Get("scope"); got != "openid profile email" {
@@ -115,12 +116,12 @@ const (
 // document's issuer is docIssuer (with {base} for the server's URL).
 func microsoft(t *testing.T, tenant string, allow []string, docIssuer string) *fixture {
 	t.Helper()
-	return preset(t, oidctest.Options{Path: "/" + tenant + "/v2.0"}, func(s *oidctest.Server, clk *clock) Config {
+	return preset(t, oidctest.Options{Path: "/" + tenant + "/v2.0"}, func(s *oidctest.Server, clk *testclock.Clock) Config {
 		if docIssuer != "" {
 			s.SetDiscovery(func(doc map[string]any) { doc["issuer"] = s.URL + docIssuer })
 		}
 		return Microsoft(MicrosoftConfig{Tenant: tenant, Tenants: allow, Authority: s.URL, ClientID: s.ClientID,
-			ClientSecret: s.ClientSecret, HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.now})
+			ClientSecret: s.ClientSecret, HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.Now})
 	}, false)
 }
 
@@ -178,10 +179,10 @@ func TestMicrosoftTenantIssuer(t *testing.T) {
 	}
 	t.Run("discovery issuer of another host", func(t *testing.T) {
 		clk := newClock()
-		s := oidctest.NewServer(t, oidctest.Options{Path: "/common/v2.0", Now: clk.now})
+		s := oidctest.NewServer(t, oidctest.Options{Path: "/common/v2.0", Now: clk.Now})
 		s.SetDiscovery(func(doc map[string]any) { doc["issuer"] = "https://evil.example/{tenantid}/v2.0" })
 		p, err := New(context.Background(), Microsoft(MicrosoftConfig{Tenant: "common", Authority: s.URL, ClientID: s.ClientID,
-			ClientSecret: s.ClientSecret, HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.now}))
+			ClientSecret: s.ClientSecret, HTTPClient: s.HTTPClient(5 * time.Second), Now: clk.Now}))
 		if err != nil {
 			t.Fatal(err)
 		}

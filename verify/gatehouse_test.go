@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/testclock"
 	"github.com/gatehouse/gatehouse/token"
 	"github.com/gatehouse/gatehouse/verify"
 )
@@ -26,24 +27,6 @@ const (
 
 var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// clock is a fake clock that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // gatehouse is a stand-in for a Gatehouse server: it serves discovery and
 // the JWKS of a real token.KeySet, as server/jwks.go does, and mints tokens
 // with the set's signing key on the shared fake clock. Tests change what it
@@ -51,7 +34,7 @@ func (c *clock) Advance(d time.Duration) {
 type gatehouse struct {
 	t     testing.TB
 	srv   *httptest.Server
-	clock *clock
+	clock *testclock.Clock
 
 	mu           sync.Mutex
 	keys         *token.KeySet
@@ -68,7 +51,7 @@ type gatehouse struct {
 // newGatehouse starts a stand-in Gatehouse with one ES256 signing key.
 func newGatehouse(t testing.TB) *gatehouse {
 	t.Helper()
-	g := &gatehouse{t: t, clock: &clock{t: t0}, cacheControl: "public, max-age=300", status: http.StatusOK}
+	g := &gatehouse{t: t, clock: testclock.New(t0), cacheControl: "public, max-age=300", status: http.StatusOK}
 	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(g.srv.Close)
 	g.issuer = g.srv.URL
