@@ -225,6 +225,15 @@ func (c counting) LoopbackOnly() bool {
 	return ok && lo.LoopbackOnly()
 }
 
+// Prepare passes the wrapped provider's ability on: a provider without it
+// is always ready.
+func (c counting) Prepare(ctx context.Context) error {
+	if pr, ok := c.Provider.(gatehouse.Preparer); ok {
+		return pr.Prepare(ctx)
+	}
+	return nil
+}
+
 func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	t.Helper()
 	var o envOptions
