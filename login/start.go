@@ -43,6 +43,10 @@ func (m *Manager) StartLink(ctx context.Context, userID, provider, client, previ
 	return m.start(ctx, provider, client, previous, userID)
 }
 
+// unavailableRetry is how long a client is told to wait when a provider
+// cannot start a login.
+const unavailableRetry = 10 * time.Second
+
 func (m *Manager) start(ctx context.Context, provider, client, previous, linkUserID string) (*Started, error) {
 	p, err := m.Provider(provider)
 	if err != nil {
@@ -69,6 +73,18 @@ func (m *Manager) start(ctx context.Context, provider, client, previous, linkUse
 		CreatedAt:    now,
 		ExpiresAt:    now.Add(m.ttl),
 	}
+	authURL := p.AuthCodeURL(gatehouse.AuthParams{
+		State:        state,
+		RedirectURI:  ls.RedirectURI,
+		CodeVerifier: ls.CodeVerifier,
+		Nonce:        ls.Nonce,
+	})
+	if authURL == "" {
+		// A provider with no URL to send the browser to (one that cannot
+		// say so through Prepare) cannot start a login: store nothing.
+		return nil, &gatehouse.Error{Code: gatehouse.EUnavailable, RetryAfter: unavailableRetry,
+			Message: "the provider cannot start a login now; try again later"}
+	}
 	var replaces string
 	if isRandomToken(previous) {
 		replaces = hash(previous)
@@ -81,14 +97,5 @@ func (m *Manager) start(ctx context.Context, provider, client, previous, linkUse
 	if err != nil {
 		return nil, err
 	}
-	return &Started{
-		URL: p.AuthCodeURL(gatehouse.AuthParams{
-			State:        state,
-			RedirectURI:  ls.RedirectURI,
-			CodeVerifier: ls.CodeVerifier,
-			Nonce:        ls.Nonce,
-		}),
-		Binding:  binding,
-		Lifetime: m.ttl,
-	}, nil
+	return &Started{URL: authURL, Binding: binding, Lifetime: m.ttl}, nil
 }

@@ -221,3 +221,23 @@ func TestStartUnpreparedProvider(t *testing.T) {
 		}
 	})
 }
+
+// noURL is a provider that has no authorization URL to give.
+type noURL struct{ *idp }
+
+func (noURL) AuthCodeURL(gatehouse.AuthParams) string { return "" }
+
+// TestStartWithoutURL: a provider that gives no URL to send the browser to
+// refuses the start as unavailable, and nothing is stored.
+func TestStartWithoutURL(t *testing.T) {
+	each(t, func(t *testing.T, s gatehouse.Store) {
+		f := newFixture(t, s, func(c *Config) {
+			c.Providers = append(c.Providers, Provider{Name: "nourl", RedirectURL: "https://app.example.com/auth/nourl", Provider: noURL{newIDP()}})
+		})
+		_, err := f.m.Start(context.Background(), "nourl", "192.0.2.1", "")
+		wantCode(t, err, gatehouse.EUnavailable)
+		if n := f.count("login_states"); n != 0 {
+			t.Fatalf("login_states = %d, want 0", n)
+		}
+	})
+}
