@@ -37,9 +37,6 @@ func (cfg Config) resolve() (*resolved, error) {
 	if r.pub, err = ParseBaseURL("the URL", cfg.PublicURL, cfg.InsecureAllowHTTP); err != nil {
 		return nil, &gatehouse.ConfigError{Field: "PublicURL", Err: err}
 	}
-	if r.pub.Path != "" {
-		return nil, gatehouse.ConfigErrorf("PublicURL", "%q must not have a path", cfg.PublicURL)
-	}
 	if r.AppURL == "" {
 		r.AppURL = cfg.PublicURL
 	}

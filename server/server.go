@@ -75,7 +75,12 @@ type Provider = login.Provider
 // Config configures a Server.
 type Config struct {
 	// PublicURL is where Gatehouse is reached, and the "iss" of its tokens.
-	// It must be https, or http on a loopback host for development.
+	// It must be https, or http on a loopback host for development. It may
+	// have a path, for a Gatehouse behind a reverse proxy that serves it
+	// under that path and strips it (https://app.example.com/gatehouse →
+	// the Server's own /): the Server's routes stay at the root of its
+	// handler, and the URLs it hands out (issuer, JWKS, provider
+	// redirects) carry the path.
 	PublicURL string
 	// AppURL is the single-page app's URL; it defaults to PublicURL. Its
 	// origin may call the API from the browser (CORS), and provider

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-
-	"github.com/gatehouse/gatehouse/devlogin"
 )
 
 var requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)
@@ -35,7 +33,9 @@ func Approve(client *http.Client, authURL, action, name, email string) (url.Valu
 		return nil, err
 	}
 	form := url.Values{"request": {string(m[1])}, "name": {name}, "email": {email}, "email_verified": {"1"}, "action": {action}}
-	resp, err = client.PostForm(u.Scheme+"://"+u.Host+devlogin.Prefix+"/authorize", form)
+	// The page's form has no action: it posts to the page's own URL, which
+	// behind a proxy carries the proxy's path prefix.
+	resp, err = client.PostForm(u.Scheme+"://"+u.Host+u.Path, form)
 	if err != nil {
 		return nil, err
 	}
