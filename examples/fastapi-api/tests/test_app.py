@@ -191,6 +191,8 @@ def fake_token(fake, claims_change=None, header_change=None):
         pytest.param({"sub": ""}, None, id="empty sub"),
         pytest.param({"sub": 7}, None, id="numeric sub"),
         pytest.param({"iat": "now"}, None, id="iat a string"),
+        pytest.param({"iat": int(time.time()) + 120}, None, id="iat in the future"),
+        pytest.param({"nbf": int(time.time()) + 120}, None, id="nbf in the future"),
     ]
     + [pytest.param({c: None}, None, id=f"no {c}") for c in ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid"]],
 )
