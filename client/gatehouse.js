@@ -337,7 +337,7 @@ export function createClient(options = {}) {
   };
   globalThis.document?.addEventListener("visibilitychange", onVisible);
 
-  return {
+  const client = {
     /**
      * The providers Gatehouse offers.
      * @returns {Promise<Result<Provider[]>>}
@@ -476,7 +476,7 @@ export function createClient(options = {}) {
       const sid = token && claims(token).sid;
       const r = await authed("DELETE", `/auth/sessions/${encodeURIComponent(id)}`);
       if (r.error) return r;
-      if (id === sid) return this.signOut();
+      if (id === sid) return client.signOut();
       return { data: null, error: null };
     },
 
@@ -510,6 +510,7 @@ export function createClient(options = {}) {
       globalThis.document?.removeEventListener("visibilitychange", onVisible);
     },
   };
+  return client;
 }
 
 /**
