@@ -25,6 +25,14 @@ func TestNPM(t *testing.T) {
 		}
 		t.Skipf("not running the client's tests (install Node 20 and run npm ci in client/): %v", err)
 	}
+	// npm reads these in another process: reading them here makes them
+	// part of go test's cache key.
+	inputs, _ := filepath.Glob(filepath.Join("test", "*.js"))
+	for _, name := range append(inputs, "package.json", "package-lock.json", "tsconfig.json", "gatehouse.d.ts") {
+		if _, err := os.ReadFile(name); err != nil {
+			t.Fatal(err)
+		}
+	}
 	bin := filepath.Join(t.TempDir(), "gatehouse")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse")
 	build.Dir = ".."

@@ -40,6 +40,12 @@ export function createClient(options?: ClientOptions): {
     }): Promise<Result<CallbackData>>;
     getAccessToken: () => Promise<Result<string | null>>;
     /**
+     * refresh trades the refresh cookie for a new access token now,
+     * whatever the token's age (a refresh in flight is shared).
+     * @returns {Promise<Result<string | null>>}
+     */
+    refresh: () => Promise<Result<string | null>>;
+    /**
      * fetch is the app's fetch with the access token as a bearer token; on
      * a 401 it refreshes once and retries. Like fetch, it answers the
      * Response and rejects only when no answer came.

@@ -187,6 +187,11 @@ describe("access tokens", () => {
     for (const r of all) assert.deepEqual(r, { data: second, error: null });
     assert.deepEqual(events.map((e) => e.event), ["SIGNED_IN", "TOKEN_REFRESHED"]);
 
+    // refresh() does not wait for the token to age.
+    const third = await client.refresh();
+    assert.equal(b.count("POST", "/auth/refresh"), 2);
+    assert.notEqual(third.data, second);
+
     // A reload: a new tab picks up the session with the cookie.
     const reload = tab(b);
     assert.match((await reload.client.getAccessToken()).data ?? "", /^ey/);
