@@ -1,8 +1,9 @@
 // Package demo is the page the gatehouse binary shows at its root: a
 // minimal single-page app in plain HTML and ES modules, embedded in the
-// binary with no build step and no third-party resources. It lists the
-// providers, signs in through the real authorization-code flow, shows the
-// user from GET /me, and signs out.
+// binary with no build step and no third-party resources. It runs on
+// @gatehouse/client (package client): it lists the providers, signs in
+// through the real authorization-code flow, shows the user from GET /me and
+// the sessions, and signs out, in every tab at once.
 package demo
 
 import (
@@ -10,6 +11,8 @@ import (
 	"io/fs"
 	"net/http"
 	"regexp"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
 //go:embed static
@@ -19,6 +22,9 @@ var files embed.FS
 // {app}/auth/{provider}, and its assets.
 const (
 	AssetPrefix = "/demo/"
+	// ClientPath is where the page loads @gatehouse/client from: the
+	// package client's gatehouse.js, byte for byte.
+	ClientPath = AssetPrefix + "gatehouse.js"
 )
 
 var callbackPath = regexp.MustCompile(`^/auth/[a-z0-9][a-z0-9-]{0,31}$`)
@@ -28,6 +34,8 @@ var callbackPath = regexp.MustCompile(`^/auth/[a-z0-9][a-z0-9-]{0,31}$`)
 func Handler() http.Handler {
 	static, _ := fs.Sub(files, "static")
 	assets := http.StripPrefix("/demo", http.FileServerFS(static))
+	// The client is served from the files its package embeds, as they are.
+	lib := http.StripPrefix("/demo", http.FileServerFS(client.Files))
 	index, _ := fs.ReadFile(static, "index.html")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -43,6 +51,9 @@ func Handler() http.Handler {
 			h.Set("Cache-Control", "no-store")
 			h.Set("Content-Type", "text/html; charset=utf-8")
 			w.Write(index)
+		case r.URL.Path == ClientPath:
+			h.Set("Cache-Control", "no-cache")
+			lib.ServeHTTP(w, r)
 		case len(r.URL.Path) > len(AssetPrefix) && r.URL.Path[:len(AssetPrefix)] == AssetPrefix:
 			h.Set("Cache-Control", "no-cache")
 			assets.ServeHTTP(w, r)

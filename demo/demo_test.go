@@ -1,11 +1,15 @@
 package demo
 
 import (
+	"bytes"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/client"
 )
 
 func TestHandler(t *testing.T) {
@@ -21,6 +25,8 @@ func TestHandler(t *testing.T) {
 		{"/auth/dev", 200, "text/html; charset=utf-8", "no-store"},
 		{"/demo/app.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/demo/app.css", 200, "text/css; charset=utf-8", "no-cache"},
+		{"/demo/gatehouse.js", 200, "text/javascript; charset=utf-8", "no-cache"},
+		{"/demo/gatehouse.d.ts", 404, "", ""},
 		{"/demo/missing.js", 404, "", ""},
 		{"/auth/GITHUB", 404, "", ""},
 		{"/other", 404, "", ""},
@@ -54,8 +60,11 @@ func TestHandler(t *testing.T) {
 
 // TestNoThirdPartyResources: the page loads nothing from another origin.
 func TestNoThirdPartyResources(t *testing.T) {
-	for _, name := range []string{"static/index.html", "static/app.js", "static/app.css"} {
+	for _, name := range []string{"static/index.html", "static/app.js", "static/app.css", "gatehouse.js"} {
 		b, err := files.ReadFile(name)
+		if name == "gatehouse.js" {
+			b, err = fs.ReadFile(client.Files, name)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,21 +107,46 @@ func TestAppScript(t *testing.T) {
 		}
 	}
 
+	if !strings.Contains(script, `from "`+ClientPath+`"`) {
+		t.Errorf("app.js does not import the client from %s", ClientPath)
+	}
+	lib, err := fs.ReadFile(client.Files, "gatehouse.js")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{
 		`"X-Requested-With": "gatehouse"`, // refresh and logout need it
 		`"/auth/refresh"`,
 		`"/auth/logout?scope=global"`,
-		`"/auth/sessions"`,
-		`method: "DELETE"`,
-		`credentials: "same-origin"`,
+		"`/auth/sessions/",
+		`"DELETE"`,
+		`credentials: "include"`,
 	} {
-		if !strings.Contains(script, want) {
-			t.Errorf("app.js does not contain %s", want)
+		if !strings.Contains(string(lib), want) {
+			t.Errorf("gatehouse.js does not contain %s", want)
 		}
 	}
-	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "localStorage", "sessionStorage"} {
-		if strings.Contains(script, bad) {
-			t.Errorf("app.js uses %s", bad)
+	for name, text := range map[string]string{"app.js": script, "gatehouse.js": string(lib)} {
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "localStorage"} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%s uses %s", name, bad)
+			}
 		}
+	}
+	if strings.Contains(script, "sessionStorage") {
+		t.Error("app.js uses sessionStorage")
+	}
+}
+
+// TestServesTheClient: the page's client is package client's file, as it is.
+func TestServesTheClient(t *testing.T) {
+	want, err := fs.ReadFile(client.Files, "gatehouse.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, ClientPath, nil))
+	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), want) {
+		t.Errorf("GET %s = %d, %d bytes; want 200 and client/gatehouse.js (%d bytes)", ClientPath, rec.Code, rec.Body.Len(), len(want))
 	}
 }

@@ -63,7 +63,25 @@ func (s *Server) refreshTokens(r *http.Request) (raw, previous string) {
 	return raw, previous
 }
 
+// hasRefreshCookie reports whether r carries a refresh cookie or a fallback
+// cookie at all, whatever their values.
+func (s *Server) hasRefreshCookie(r *http.Request) bool {
+	for _, name := range []string{s.refreshCookie, s.previousCookie} {
+		if _, err := r.Cookie(name); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// signedOutResponse is the answer to a refresh without any refresh cookie.
+type signedOutResponse struct {
+	AccessToken *string `json:"access_token"`
+}
+
 // handleRefresh rotates the refresh token and answers a new access token.
+// A request with no refresh cookie at all is answered 200 with a null
+// access token: signed out, which is no error.
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	if err := s.allow(s.limits.refresh, r); err != nil {
 		s.renderError(w, r, err)
@@ -71,6 +89,14 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := checkCSRF(r); err != nil {
 		s.renderError(w, r, err)
+		return
+	}
+	if !s.hasRefreshCookie(r) {
+		// A page that loads signed out asks too: it cannot see the
+		// HttpOnly cookie (nor any cookie of Gatehouse's when it is on
+		// another origin). Nothing to refuse or clear, so no error that
+		// a browser would log as a failed request.
+		writeJSON(w, http.StatusOK, signedOutResponse{})
 		return
 	}
 	raw, previous := s.refreshTokens(r)

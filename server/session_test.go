@@ -613,3 +613,29 @@ func TestLoginReplacesBrowserSession(t *testing.T) {
 		t.Fatalf("%d sessions listed after signing in twice in one browser, want 1", n)
 	}
 }
+
+// TestRefreshWithoutCookie: a refresh with no refresh cookie at all is
+// signed out, not an error: 200 with a null access token, and no cookie
+// set. Everything else is as before: the header is still required, and a
+// cookie that is there but not a live token is still refused and cleared.
+func TestRefreshWithoutCookie(t *testing.T) {
+	e := newEnv(t)
+	r := e.request(e.ts.Client(), http.MethodPost, "/auth/refresh", nil, csrf, "gatehouse")
+	if r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != `{"access_token":null}` {
+		t.Fatalf("got %d %s, want 200 {\"access_token\":null}", r.status, r.body)
+	}
+	if got := r.header.Values("Set-Cookie"); len(got) != 0 {
+		t.Errorf("got Set-Cookie %v, want none", got)
+	}
+	if got := r.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("got Cache-Control %q, want no-store", got)
+	}
+
+	r = e.request(e.ts.Client(), http.MethodPost, "/auth/refresh", nil)
+	wantError(t, r, http.StatusForbidden, gatehouse.EAccessDenied)
+
+	e.wantRefreshRefused(e.refreshWith(""))
+	r = e.request(e.ts.Client(), http.MethodPost, "/auth/refresh", nil, csrf, "gatehouse",
+		"Cookie", strings.Replace(e.refreshCookieName(), "refresh", "refresh_previous", 1)+"="+randomToken())
+	wantError(t, r, http.StatusUnauthorized, gatehouse.EInvalidGrant)
+}

@@ -1,24 +1,27 @@
-// The Gatehouse demo: a single-page app in one ES module, no framework.
+// The Gatehouse demo: a single-page app in one ES module, no framework, on
+// top of @gatehouse/client, the very file the client package publishes
+// (served at /demo/gatehouse.js from the embedded client/ folder).
 //
-// The access token is kept in this module's memory only, never in storage.
-// The refresh token is in an HttpOnly cookie that this script cannot read:
-// POST /auth/refresh turns it into a new access token, on load (so a reload
-// keeps you signed in) and shortly before the access token expires.
+// The client keeps the access token in memory only, never in storage. The
+// refresh token is in an HttpOnly cookie that no script can read: the
+// client trades it for a new access token on load (so a reload keeps you
+// signed in), shortly before the token expires, and when another tab signs
+// in. Signing out in one tab signs out all of them.
+
+import { createClient } from "/demo/gatehouse.js";
 
 const $ = (id) => document.getElementById(id);
 
-// Cookie-authenticated endpoints (refresh, logout) need this header: a
-// cross-site form cannot send it.
-const CSRF = { "X-Requested-With": "gatehouse" };
+const gatehouse = createClient();
+// For tests that drive two tabs (cmd/gatehouse's browser tests): the client
+// holds nothing a page script of this origin could not reach anyway.
+globalThis.gatehouseDemo = gatehouse;
 
-// { token, expiresAt } while signed in, else null.
-let session = null;
-// The refresh in flight, shared by everyone who asks for one.
-let refreshing = null;
-let refreshTimer = 0;
-let refreshAt = 0;
+let view = "busy";
+let expiresAt = 0;
 
 function show(id) {
+  view = id;
   for (const s of ["busy", "signed-out", "error", "signed-in"]) {
     $(s).hidden = s !== id;
   }
@@ -29,139 +32,22 @@ function busy(text) {
   show("busy");
 }
 
-async function call(path, options = {}) {
-  const res = await fetch(path, { credentials: "same-origin", ...options });
-  let body = null;
-  if (res.status !== 204) {
-    try {
-      body = await res.json();
-    } catch {
-      // not JSON; handled below
-    }
-  }
-  if (!res.ok) {
-    const err = new Error(body?.error_description || `HTTP ${res.status}`);
-    err.code = body?.error || "http_error";
-    err.status = res.status;
-    throw err;
-  }
-  return body;
-}
-
+// fail shows an error: the client's { code, description, status }.
 function fail(err, title = "Sign-in failed") {
   $("error-title").textContent = title;
   $("error-code").textContent = err.code || "error";
-  $("error-text").textContent = err.message;
+  $("error-text").textContent = err.description || String(err.message || err);
   show("error");
-}
-
-// ---- Session: access token in memory, refresh through the cookie ----
-
-function setSession(res) {
-  session = { token: res.access_token, expiresAt: Date.now() + res.expires_in * 1000 };
-  scheduleRefresh(res.expires_in);
-}
-
-function forget() {
-  session = null;
-  clearTimeout(refreshTimer);
-  refreshTimer = 0;
-  refreshAt = 0;
-}
-
-// Refresh a minute before the token expires, or for tokens of two minutes
-// or less at 80% of their lifetime, and never sooner than 5 s from now.
-function scheduleRefresh(expiresIn) {
-  const seconds = Math.max(5, expiresIn > 120 ? expiresIn - 60 : expiresIn * 0.8);
-  schedule(seconds * 1000);
-}
-
-function schedule(ms) {
-  clearTimeout(refreshTimer);
-  refreshAt = Date.now() + ms;
-  refreshTimer = setTimeout(backgroundRefresh, ms);
-}
-
-// refresh asks for a new access token with the refresh cookie. It resolves
-// to true when signed in, false when the cookie is missing or no longer
-// valid (401), and rejects on any other failure. Calls made while one is in
-// flight share it: a rotated refresh token must not be presented twice.
-function refresh() {
-  if (!refreshing) {
-    refreshing = (async () => {
-      try {
-        setSession(await call("/auth/refresh", { method: "POST", headers: CSRF }));
-        return true;
-      } catch (err) {
-        if (err.status === 401) {
-          forget();
-          return false;
-        }
-        throw err;
-      }
-    })().finally(() => {
-      refreshing = null;
-    });
-  }
-  return refreshing;
-}
-
-async function backgroundRefresh() {
-  if (!session) {
-    return;
-  }
-  try {
-    if (!(await refresh())) {
-      await showProviders();
-      return;
-    }
-    $("expires").textContent = new Date(session.expiresAt).toLocaleTimeString();
-    await showSessions();
-  } catch (err) {
-    if (session && Date.now() < session.expiresAt - 5000) {
-      // A network or server hiccup: try again while the token still works.
-      schedule(10_000);
-    } else {
-      forget();
-      fail(err, "Your session could not be renewed");
-    }
-  }
-}
-
-// A timer does not run while the computer sleeps: catch up on return.
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && session && refreshAt && Date.now() >= refreshAt) {
-    backgroundRefresh();
-  }
-});
-
-// authed calls an endpoint with the access token. On a 401 it refreshes
-// once and retries; if the session has ended, it shows the sign-in page and
-// resolves to undefined.
-async function authed(path, options = {}) {
-  for (let attempt = 0; ; attempt++) {
-    if (!session) {
-      await showProviders();
-      return undefined;
-    }
-    try {
-      return await call(path, {
-        ...options,
-        headers: { ...options.headers, Authorization: `Bearer ${session.token}` },
-      });
-    } catch (err) {
-      if (err.status !== 401 || attempt > 0) {
-        throw err;
-      }
-      await refresh();
-    }
-  }
 }
 
 // ---- Signed out ----
 
 async function showProviders() {
-  const { providers } = await call("/auth/providers");
+  const { data: providers, error } = await gatehouse.providers();
+  if (error) {
+    fail(error, "Could not list the providers");
+    return;
+  }
   const list = $("providers");
   list.replaceChildren();
   for (const p of providers) {
@@ -177,37 +63,24 @@ async function showProviders() {
 
 async function startLogin(provider, button) {
   button.disabled = true;
-  try {
-    const { url } = await call(`/auth/${encodeURIComponent(provider)}/login`);
-    location.assign(url);
-  } catch (err) {
+  const { error } = await gatehouse.signIn(provider, { returnTo: "/" });
+  if (error) {
     button.disabled = false;
-    fail(err);
+    fail(error);
   }
-}
-
-async function finishLogin(provider, params) {
-  busy("Signing you in…");
-  const body = { state: params.get("state") ?? "" };
-  if (params.has("error")) {
-    body.error = params.get("error");
-  } else {
-    body.code = params.get("code") ?? "";
-  }
-  const res = await call(`/auth/${encodeURIComponent(provider)}/authorize`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  setSession(res);
-  await showMe();
 }
 
 // ---- Signed in ----
 
 async function showMe() {
-  const user = await authed("/me");
-  if (!user) {
+  const res = await gatehouse.fetch("/me");
+  if (res.status === 401) {
+    await showProviders();
+    return;
+  }
+  const user = await res.json();
+  if (!res.ok) {
+    fail({ code: user.error, description: user.error_description }, "Could not load your profile");
     return;
   }
   const display = user.name || user.login || user.email || "Signed in";
@@ -221,7 +94,7 @@ async function showMe() {
   $("location").textContent = user.location ?? "—";
   $("user-id").textContent = user.id;
   $("created").textContent = new Date(user.created_at).toLocaleString();
-  $("expires").textContent = new Date(session.expiresAt).toLocaleTimeString();
+  showExpiry();
   $("raw").textContent = JSON.stringify(user, null, 2);
 
   const initials = display.split(/\s+/).map((w) => w[0]).join("").slice(0, 2).toUpperCase();
@@ -236,9 +109,13 @@ async function showMe() {
     $("initials").hidden = false;
   }
   await showSessions();
-  if (session) {
+  if (gatehouse.user()) {
     show("signed-in");
   }
+}
+
+function showExpiry() {
+  $("expires").textContent = expiresAt ? new Date(expiresAt).toLocaleTimeString() : "—";
 }
 
 // A short name for a User-Agent string, e.g. "Chrome on Linux".
@@ -298,19 +175,17 @@ function el(tag, className, text) {
 }
 
 async function showSessions() {
-  let res;
-  try {
-    res = await authed("/auth/sessions");
-  } catch (err) {
-    $("sessions-error").textContent = `Could not list the sessions: ${err.message}`;
+  const { data, error } = await gatehouse.sessions();
+  if (error) {
+    if (error.status === 401) {
+      return; // signed out meanwhile: SIGNED_OUT shows the sign-in page
+    }
+    $("sessions-error").textContent = `Could not list the sessions: ${error.description}`;
     $("sessions-error").hidden = false;
     return;
   }
-  if (!res) {
-    return;
-  }
   $("sessions-error").hidden = true;
-  const sessions = [...res.sessions].sort(
+  const sessions = [...data].sort(
     (a, b) => (b.current - a.current) || (Date.parse(b.last_used_at) - Date.parse(a.last_used_at)),
   );
   $("sessions-count").textContent = String(sessions.length);
@@ -358,72 +233,71 @@ async function showSessions() {
 
 async function endSession(s, button) {
   button.disabled = true;
-  try {
-    await authed(`/auth/sessions/${encodeURIComponent(s.id)}`, { method: "DELETE" });
-  } catch (err) {
-    if (err.code !== "not_found") {
-      button.disabled = false;
-      $("sessions-error").textContent = `Could not end the session: ${err.message}`;
-      $("sessions-error").hidden = false;
-      return;
-    }
-    // Already gone: the list below no longer shows it.
-  }
-  if (s.current) {
-    // The session has ended; the logout only clears its cookie.
-    await signOut();
+  // Ending this browser's own session signs the client out (SIGNED_OUT).
+  const { error } = await gatehouse.endSession(s.id);
+  if (error && error.code !== "not_found") {
+    button.disabled = false;
+    $("sessions-error").textContent = `Could not end the session: ${error.description}`;
+    $("sessions-error").hidden = false;
     return;
   }
-  await showSessions();
+  if (gatehouse.user()) {
+    await showSessions(); // gone, or already gone
+  }
 }
 
-async function signOut(scope) {
-  forget();
+async function signOut(everywhere) {
   busy("Signing you out…");
-  try {
-    await call(scope === "global" ? "/auth/logout?scope=global" : "/auth/logout", {
-      method: "POST",
-      headers: CSRF,
-    });
-  } catch (err) {
-    fail(err, "Sign-out failed");
+  // Every tab of this browser hears SIGNED_OUT at once.
+  const { error } = await gatehouse.signOut({ everywhere });
+  if (error) {
+    fail(error, "Sign-out failed");
     return;
   }
   await showProviders();
 }
 
+// What happens here or in another tab of this browser.
+gatehouse.onAuthStateChange((event, session) => {
+  expiresAt = session?.expiresAt ?? 0;
+  if (event === "SIGNED_OUT" && view !== "busy") {
+    showProviders();
+  } else if (event === "SIGNED_IN" && view === "signed-out") {
+    showMe();
+  } else if (event === "TOKEN_REFRESHED" && view === "signed-in") {
+    showExpiry();
+    showSessions();
+  }
+});
+
 async function main() {
-  $("sign-out").addEventListener("click", () => signOut().catch(fail));
-  $("sign-out-everywhere").addEventListener("click", () => signOut("global").catch(fail));
-  $("error-back").addEventListener("click", () => showProviders().catch(fail));
+  $("sign-out").addEventListener("click", () => signOut(false));
+  $("sign-out-everywhere").addEventListener("click", () => signOut(true));
+  $("error-back").addEventListener("click", () => showProviders());
 
   // The provider sends the browser back to /auth/{provider}?code&state.
-  // Take the values, then remove them from the address bar and history
-  // before anything else happens.
-  const m = location.pathname.match(/^\/auth\/([a-z0-9][a-z0-9-]*)$/);
-  if (m) {
-    const params = new URLSearchParams(location.search);
-    history.replaceState(null, "", "/");
-    try {
-      await finishLogin(m[1], params);
-    } catch (err) {
-      forget();
-      fail(err);
+  // The client takes them and removes them from the address bar.
+  if (/^\/auth\/[a-z0-9][a-z0-9-]*$/.test(location.pathname)) {
+    busy("Signing you in…");
+    const { data, error } = await gatehouse.handleCallback();
+    history.replaceState(null, "", data?.returnTo ?? "/");
+    if (error) {
+      fail(error);
+      return;
     }
+    await showMe();
     return;
   }
 
   // Anywhere else: the refresh cookie, if there is a live one, signs us in.
   busy("Loading…");
-  try {
-    if (await refresh()) {
-      await showMe();
-    } else {
-      await showProviders();
-    }
-  } catch (err) {
-    forget();
-    fail(err, "Could not restore your session");
+  const { data: token, error } = await gatehouse.getAccessToken();
+  if (error) {
+    fail(error, "Could not restore your session");
+  } else if (token) {
+    await showMe();
+  } else {
+    await showProviders();
   }
 }
 
