@@ -3,9 +3,9 @@ import { createContext, useCallback, useContext, useEffect, useState } from 'rea
 const AuthContext = createContext(null)
 
 // isCallback reports whether the page was loaded on the provider's redirect
-// (/auth/:provider). There the Callback route starts the session; restoring
-// one at the same time would race it: a refresh without a cookie answers
-// by clearing the cookie, possibly after the login has just set it.
+// (/auth/:provider). There is no session to restore there: the Callback
+// route starts it, and a refresh sent at the same moment, before the
+// refresh cookie exists, could only get in the login's way.
 function isCallback() {
   return /^\/auth\/[^/]+\/?$/.test(window.location.pathname)
 }
