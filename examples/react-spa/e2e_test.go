@@ -1,0 +1,508 @@
+// Package reactspa holds the end-to-end test of the React example: the
+// built app, a real Gatehouse and an API that checks its tokens, driven
+// in a headless Chromium.
+package reactspa
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gatehouse/gatehouse/verify"
+)
+
+// chromiumPath is where Debian's chromium package installs the browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// The notes the API stand-in serves.
+var apiNotes = []note{{ID: 1, Text: "Buy milk"}, {ID: 2, Text: "Read RFC 9700"}}
+
+type note struct {
+	ID   int    `json:"id"`
+	Text string `json:"text"`
+}
+
+// TestSignInCallAPISignOut builds the app against a real Gatehouse and an
+// API that checks tokens with package verify, signs in through the
+// development login in Chromium, checks that /notes shows what the API
+// answered, that a reload keeps the session (the refresh cookie, across
+// two ports of 127.0.0.1), and that after signing out /notes sends the
+// browser home.
+//
+// Without the app's node_modules or Chromium the test skips, except with
+// CI=true, where it fails.
+func TestSignInCallAPISignOut(t *testing.T) {
+	need := t.Skipf
+	if os.Getenv("CI") == "true" {
+		need = t.Fatalf
+	}
+	if _, err := os.Stat(chromiumPath); err != nil {
+		need("no browser at %s (apt-get install chromium): %v", chromiumPath, err)
+	}
+	if _, err := os.Stat("node_modules"); err != nil {
+		need("the app's dependencies are not installed (cd examples/react-spa && npm ci): %v", err)
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		need("npm is not installed: %v", err)
+	}
+
+	// The three servers' addresses come first: each is built or configured
+	// with the others'.
+	spa := httptest.NewUnstartedServer(nil)
+	api := httptest.NewUnstartedServer(nil)
+	gatehouseAddr := freeAddr(t)
+	gatehouseURL := "http://" + gatehouseAddr
+	spaURL := "http://" + spa.Listener.Addr().String()
+	apiURL := "http://" + api.Listener.Addr().String()
+
+	dist := buildApp(t, gatehouseURL, apiURL)
+	spa.Config.Handler = spaHandler(t, dist)
+	spa.Start()
+	defer spa.Close()
+
+	logs := startGatehouse(t, gatehouseAddr, spaURL)
+
+	// The access tokens' audience is the app URL, Gatehouse's default.
+	v, err := verify.New(context.Background(), gatehouseURL, spaURL)
+	if err != nil {
+		t.Fatalf("verify.New: %v\n%s", err, logs)
+	}
+	seen := &subjects{}
+	api.Config.Handler = notesAPI(v, spaURL, seen)
+	api.Start()
+	defer api.Close()
+
+	// The whole browser part gets two minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	browserOut := &lockedBuffer{}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1024, 768),
+		chromedp.CombinedOutput(browserOut),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	// The first run starts the browser and binds it to bctx: it must not
+	// carry the per-step timeout below.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting %s: %v\n%s", chromiumPath, err, browserOut)
+	}
+
+	// The page's console, for failure messages; an uncaught exception
+	// fails the test.
+	var console struct {
+		sync.Mutex
+		lines      []string
+		exceptions []string
+	}
+	consoleDone := make(chan struct{})
+	go func() {
+		defer close(consoleDone)
+		for m, err := range chromedp.Console(bctx) {
+			if err != nil {
+				return
+			}
+			console.Lock()
+			console.lines = append(console.lines, m.String())
+			if m.IsException() {
+				console.exceptions = append(console.exceptions, m.String())
+			}
+			console.Unlock()
+		}
+	}()
+	defer func() {
+		cancelBrowser()
+		select {
+		case <-consoleDone:
+		case <-time.After(5 * time.Second):
+			t.Errorf("the console reader did not stop")
+		}
+		console.Lock()
+		defer console.Unlock()
+		if len(console.exceptions) > 0 {
+			t.Errorf("the page threw uncaught exceptions, want none:\n%s", strings.Join(console.exceptions, "\n"))
+		}
+	}()
+	consoleText := func() string {
+		console.Lock()
+		defer console.Unlock()
+		return strings.Join(console.lines, "\n")
+	}
+
+	// pageState is the page's address and rendered text, for failure
+	// messages.
+	pageState := func() string {
+		c, cancel := context.WithTimeout(bctx, 5*time.Second)
+		defer cancel()
+		text, err := chromedp.Run(c, chromedp.Evaluate[string](
+			`location.href + "\n" + (document.body ? document.body.innerText : "(no body)")`))
+		if err != nil {
+			return "(cannot read the page: " + err.Error() + ")"
+		}
+		return text
+	}
+	screenshot := func(name string) {
+		c, cancel := context.WithTimeout(bctx, 15*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Logf("screenshot %s: %v", name, err)
+			return
+		}
+		dirs := []string{t.ArtifactDir()}
+		if d := os.Getenv("GATEHOUSE_ARTIFACTS"); d != "" {
+			dirs = append(dirs, d)
+		}
+		for _, d := range dirs {
+			p := filepath.Join(d, name)
+			if err := os.WriteFile(p, png, 0o644); err != nil {
+				t.Errorf("saving the screenshot: %v", err)
+				continue
+			}
+			t.Logf("screenshot: %s", p)
+		}
+	}
+	failf := func(format string, args ...any) {
+		t.Helper()
+		t.Errorf(format, args...)
+		screenshot("react-spa-failure.png")
+		t.Fatalf("the page shows:\n%s\n\nthe console:\n%s\n\ngatehouse log:\n%s", pageState(), consoleText(), logs)
+	}
+	// step runs actions with a time limit, so that a stuck wait still
+	// leaves time to report what the page shows.
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		c, cancel := context.WithTimeout(bctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(c, actions...); err != nil {
+			failf("%s: %v", name, err)
+		}
+	}
+	eval := func(name, expr string) string {
+		t.Helper()
+		c, cancel := context.WithTimeout(bctx, 15*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(c, chromedp.Evaluate[string](expr))
+		if err != nil {
+			failf("%s: %v", name, err)
+		}
+		return v
+	}
+	// click clicks the first element matching selector whose text is text
+	// (any text if empty). It goes through Evaluate: a chromedp click that
+	// navigates can hang.
+	click := func(selector, text string) {
+		t.Helper()
+		got := eval("click "+selector, `(() => {
+			const b = [...document.querySelectorAll(`+jsString(selector)+`)]
+				.find((b) => `+jsString(text)+` === "" || b.textContent === `+jsString(text)+`);
+			if (!b) return "missing";
+			b.click();
+			return "clicked";
+		})()`)
+		if got != "clicked" {
+			failf("clicking %s %q: %s", selector, text, got)
+		}
+	}
+	notesShown := func() []string {
+		t.Helper()
+		c, cancel := context.WithTimeout(bctx, 15*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(c, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#notes li")].map((li) => li.innerText)`))
+		if err != nil {
+			failf("reading #notes: %v", err)
+		}
+		return v
+	}
+	var wantNotes []string
+	for _, n := range apiNotes {
+		wantNotes = append(wantNotes, n.Text)
+	}
+
+	const (
+		name     = "Grace Hopper"
+		email    = "grace@example.com"
+		provider = "Sign in with Development login"
+	)
+
+	// 1. Signed out, the home page lists the providers.
+	step("open the home page",
+		chromedp.Navigate(spaURL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#providers button")),
+	)
+	click("#providers button", provider)
+
+	// 2. The development login, served by Gatehouse.
+	step("the development login page",
+		chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
+		chromedp.SetValue(chromedp.CSS(`input[name="name"]`), name),
+		chromedp.SetValue(chromedp.CSS(`input[name="email"]`), email),
+	)
+	if got := eval("location of the login page", `location.origin`); got != gatehouseURL {
+		failf("the development login page is at %q, want Gatehouse's origin %q", got, gatehouseURL)
+	}
+	click(`form button[name="action"][value="allow"]`, "")
+
+	// 3. Back through the app's /auth/dev route to /notes, with the API's
+	// notes.
+	step("signed in, on /notes", chromedp.WaitVisible(chromedp.CSS("#notes li")))
+	if got := eval("location", `location.href`); got != spaURL+"/notes" {
+		failf("after the login the address is %q, want %q", got, spaURL+"/notes")
+	}
+	if got := eval("user name", `document.getElementById("user-name").textContent`); got != name {
+		failf("signed in as %q, want %q", got, name)
+	}
+	if got := notesShown(); !slices.Equal(got, wantNotes) {
+		failf("/notes shows %q, want %q", got, wantNotes)
+	}
+	if n := seen.count(); n == 0 {
+		failf("the API saw no request with a valid token")
+	}
+	sub := seen.last()
+
+	// 4. A reload keeps the session: the app gets a new access token with
+	// the refresh cookie and calls the API again as the same user.
+	before := seen.count()
+	step("reload while signed in", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#notes li")))
+	if got := notesShown(); !slices.Equal(got, wantNotes) {
+		failf("after a reload /notes shows %q, want %q", got, wantNotes)
+	}
+	if seen.count() == before {
+		failf("after a reload the API saw no new request with a valid token")
+	}
+	if got := seen.last(); got != sub {
+		failf("after a reload the API saw sub %q, want %q", got, sub)
+	}
+
+	// 5. Sign out: home with the providers, and /notes sends you back home,
+	// also after a reload.
+	click("#sign-out", "")
+	step("signed out", chromedp.WaitVisible(chromedp.CSS("#providers button")))
+	if got := eval("location after sign out", `location.pathname`); got != "/" {
+		failf("after signing out the path is %q, want /", got)
+	}
+	step("open /notes signed out",
+		chromedp.Navigate(spaURL+"/notes"),
+		chromedp.WaitVisible(chromedp.CSS("#providers button")),
+	)
+	if got := eval("location of /notes signed out", `location.pathname`); got != "/" {
+		failf("/notes signed out ends at %q, want / (redirected home)", got)
+	}
+	if got := eval("signed-in marker", `String(!!document.getElementById("user-name"))`); got != "false" {
+		failf("after signing out and reloading #user-name is present, want absent")
+	}
+}
+
+// buildApp builds the app with Vite into a temporary directory, pointed at
+// Gatehouse and the API, and returns the directory.
+func buildApp(t *testing.T, gatehouseURL, apiURL string) string {
+	t.Helper()
+	dist := t.TempDir()
+	cmd := exec.Command("npm", "run", "build", "--", "--outDir", dist, "--emptyOutDir")
+	cmd.Env = append(os.Environ(), "VITE_GATEHOUSE_URL="+gatehouseURL, "VITE_API_URL="+apiURL)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("npm run build: %v\n%s", err, out)
+	}
+	return dist
+}
+
+// spaHandler serves the built app from dir, and index.html for every path
+// that is not a file: /auth/dev and /notes are routes of the app.
+func spaHandler(t *testing.T, dir string) http.Handler {
+	t.Helper()
+	fsys := os.DirFS(dir)
+	index, err := fs.ReadFile(fsys, "index.html")
+	if err != nil {
+		t.Fatalf("the build has no index.html: %v", err)
+	}
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+		if fi, err := fs.Stat(fsys, name); name != "" && err == nil && !fi.IsDir() {
+			files.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(index)
+	})
+}
+
+// startGatehouse builds the gatehouse command and runs `gatehouse serve`
+// listening on addr with the app at appURL, until the test ends. It
+// returns the process's output.
+func startGatehouse(t *testing.T, addr, appURL string) *lockedBuffer {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "gatehouse")
+	build := exec.Command("go", "build", "-o", bin, "github.com/gatehouse/gatehouse/cmd/gatehouse")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	base := "http://" + addr
+	cmd := exec.Command(bin, "serve")
+	// Only these settings: a GATEHOUSE_ variable of the caller's (a
+	// database URL, a provider) must not change what is tested.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GATEHOUSE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env,
+		"GATEHOUSE_ADDR="+addr,
+		"GATEHOUSE_PUBLIC_URL="+base,
+		"GATEHOUSE_APP_URL="+appURL,
+		"GATEHOUSE_DATA_DIR="+t.TempDir(),
+	)
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting gatehouse: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("gatehouse did not stop on an interrupt\n%s", logs)
+		}
+	})
+
+	client := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := client.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return logs
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("gatehouse exited: %v\n%s", err, logs)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gatehouse not ready: %v\n%s", err, logs)
+		}
+	}
+}
+
+// notesAPI stands in for the API examples: GET /notes with a valid access
+// token answers the notes and the token's subject, and the app's origin
+// may call it from the browser.
+func notesAPI(v *verify.Verifier, appOrigin string, seen *subjects) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /notes", v.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _ := verify.ClaimsFromContext(r.Context())
+		seen.add(claims.Subject)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"notes": apiNotes, "sub": claims.Subject})
+	})))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") == appOrigin {
+			w.Header().Set("Access-Control-Allow-Origin", appOrigin)
+			w.Header().Add("Vary", "Origin")
+			if r.Method == http.MethodOptions {
+				w.Header().Set("Access-Control-Allow-Methods", "GET")
+				w.Header().Set("Access-Control-Allow-Headers", "Authorization")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// subjects records the subjects of the tokens the API accepted.
+type subjects struct {
+	mu   sync.Mutex
+	subs []string
+}
+
+func (s *subjects) add(sub string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs = append(s.subs, sub)
+}
+
+func (s *subjects) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.subs)
+}
+
+func (s *subjects) last() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.subs) == 0 {
+		return ""
+	}
+	return s.subs[len(s.subs)-1]
+}
+
+// freeAddr returns a loopback address that was free a moment ago, for a
+// server in another process.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
