@@ -7,10 +7,12 @@
 package demo
 
 import (
+	"bytes"
 	"embed"
 	"io/fs"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/client"
 )
@@ -30,13 +32,16 @@ const (
 var callbackPath = regexp.MustCompile(`^/auth/[a-z0-9][a-z0-9-]{0,31}$`)
 
 // Handler serves the demo page. Register it for "GET /{$}",
-// "GET /auth/{provider}" and "GET /demo/".
-func Handler() http.Handler {
+// "GET /auth/{provider}" and "GET /demo/". base is the path a reverse
+// proxy serves Gatehouse under (the path of its public URL, "" at the
+// root): the page's links carry it, and the page finds the API under it.
+func Handler(base string) http.Handler {
 	static, _ := fs.Sub(files, "static")
 	assets := http.StripPrefix("/demo", http.FileServerFS(static))
 	// The client is served from the files its package embeds, as they are.
 	lib := http.StripPrefix("/demo", http.FileServerFS(client.Files))
 	index, _ := fs.ReadFile(static, "index.html")
+	index = bytes.ReplaceAll(index, []byte(`"`+AssetPrefix), []byte(`"`+strings.TrimSuffix(base, "/")+AssetPrefix))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; "+

@@ -13,7 +13,7 @@ import (
 )
 
 func TestHandler(t *testing.T) {
-	h := Handler()
+	h := Handler("")
 	cases := []struct {
 		path        string
 		status      int
@@ -145,7 +145,7 @@ func TestServesTheClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, ClientPath, nil))
+	Handler("").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, ClientPath, nil))
 	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), want) {
 		t.Errorf("GET %s = %d, %d bytes; want 200 and client/gatehouse.js (%d bytes)", ClientPath, rec.Code, rec.Body.Len(), len(want))
 	}

@@ -36,6 +36,25 @@ func TestBrowserDemoSession(t *testing.T) {
 			t.Errorf("serve returned %v", err)
 		}
 	}()
+	browseDemo(t, base, logs)
+}
+
+// TestBrowserDemoBehindPathPrefix is the same walk through the demo page
+// with Gatehouse behind a reverse proxy that serves it under /gatehouse
+// (see TestServeBehindPathPrefix).
+func TestBrowserDemoBehindPathPrefix(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and no browser at %s (apt-get install chromium): %v", chromiumPath, err)
+		}
+		t.Skipf("no browser at %s (apt-get install chromium to run this test): %v", chromiumPath, err)
+	}
+	public, logs := serveBehindProxy(t, "/gatehouse")
+	browseDemo(t, public, logs)
+}
+
+// browseDemo signs in on the demo page at base, reloads, and signs out.
+func browseDemo(t *testing.T, base string, logs *lockedBuffer) {
 
 	// The whole test, browser included, gets one minute.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

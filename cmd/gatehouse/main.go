@@ -126,7 +126,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 		return keysError(err)
 	}
 	defer api.Close()
-	page := demo.Handler()
+	page := demo.Handler(cfg.public.Path)
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /auth/{provider}", page)
 	// More specific than the page's redirect route above: the API's own

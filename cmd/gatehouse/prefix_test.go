@@ -20,28 +20,7 @@ import (
 // path. A whole login goes through the proxy, the issuer and the JWKS URL
 // carry the path, and package verify finds the keys from the issuer alone.
 func TestServeBehindPathPrefix(t *testing.T) {
-	const prefix = "/gatehouse"
-	var backend *url.URL
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, prefix+"/") {
-			http.NotFound(w, r) // the app's own routes
-			return
-		}
-		rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(backend)
-			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, prefix)
-			pr.Out.URL.RawPath = ""
-			pr.Out.Host = pr.In.Host
-		}}
-		rp.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
-	public := proxy.URL + prefix
-
-	base, logs, stop := startServe(t, "GATEHOUSE_DATA_DIR", t.TempDir(), "GATEHOUSE_PUBLIC_URL", public)
-	defer stop()
-	backend, _ = url.Parse(base)
-
+	public, logs := serveBehindProxy(t, "/gatehouse")
 	c := browser(t)
 	var doc struct {
 		Issuer  string `json:"issuer"`
@@ -91,4 +70,31 @@ func TestServeBehindPathPrefix(t *testing.T) {
 	if b, _ := json.Marshal(claims.Issuer); string(b) != `"`+public+`"` {
 		t.Errorf("iss = %s, want %s", b, public)
 	}
+}
+
+// serveBehindProxy runs gatehouse serve behind a reverse proxy that serves
+// it under prefix and strips it, with GATEHOUSE_PUBLIC_URL carrying the
+// prefix, and returns that public URL and the server's log.
+func serveBehindProxy(t *testing.T, prefix string) (string, *lockedBuffer) {
+	t.Helper()
+	var backend *url.URL
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, prefix+"/") {
+			http.NotFound(w, r) // the app's own routes
+			return
+		}
+		rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(backend)
+			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, prefix)
+			pr.Out.URL.RawPath = ""
+			pr.Out.Host = pr.In.Host
+		}}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	public := proxy.URL + prefix
+	base, logs, stop := startServe(t, "GATEHOUSE_DATA_DIR", t.TempDir(), "GATEHOUSE_PUBLIC_URL", public)
+	t.Cleanup(func() { stop() })
+	backend, _ = url.Parse(base)
+	return public, logs
 }

@@ -8,11 +8,14 @@
 // signed in), shortly before the token expires, and when another tab signs
 // in. Signing out in one tab signs out all of them.
 
-import { createClient } from "/demo/gatehouse.js";
+import { createClient } from "./gatehouse.js";
 
 const $ = (id) => document.getElementById(id);
 
-const gatehouse = createClient();
+// The path Gatehouse is served under ("" at the root, "/gatehouse" behind
+// a proxy that serves it there): this module is at {base}/demo/app.js.
+const base = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const gatehouse = createClient({ url: location.origin + base });
 // For tests that drive two tabs (cmd/gatehouse's browser tests): the client
 // holds nothing a page script of this origin could not reach anyway.
 globalThis.gatehouseDemo = gatehouse;
@@ -63,7 +66,7 @@ async function showProviders() {
 
 async function startLogin(provider, button) {
   button.disabled = true;
-  const { error } = await gatehouse.signIn(provider, { returnTo: "/" });
+  const { error } = await gatehouse.signIn(provider, { returnTo: base + "/" });
   if (error) {
     button.disabled = false;
     fail(error);
@@ -73,7 +76,7 @@ async function startLogin(provider, button) {
 // ---- Signed in ----
 
 async function showMe() {
-  const res = await gatehouse.fetch("/me");
+  const res = await gatehouse.fetch(base + "/me");
   if (res.status === 401) {
     await showProviders();
     return;
@@ -277,10 +280,10 @@ async function main() {
 
   // The provider sends the browser back to /auth/{provider}?code&state.
   // The client takes them and removes them from the address bar.
-  if (/^\/auth\/[a-z0-9][a-z0-9-]*$/.test(location.pathname)) {
+  if (/^\/auth\/[a-z0-9][a-z0-9-]*$/.test(location.pathname.slice(base.length))) {
     busy("Signing you in…");
     const { data, error } = await gatehouse.handleCallback();
-    history.replaceState(null, "", data?.returnTo ?? "/");
+    history.replaceState(null, "", data?.returnTo ?? base + "/");
     if (error) {
       fail(error);
       return;
