@@ -107,8 +107,10 @@ func TestAppScript(t *testing.T) {
 		}
 	}
 
-	if !strings.Contains(script, `from "`+ClientPath+`"`) {
-		t.Errorf("app.js does not import the client from %s", ClientPath)
+	// app.js is at AssetPrefix+"app.js"; a relative import finds the
+	// client beside it at the root and under a proxy's path prefix alike.
+	if !strings.Contains(script, `from "./gatehouse.js"`) || ClientPath != AssetPrefix+"gatehouse.js" {
+		t.Errorf("app.js does not import the client from ./gatehouse.js (%s)", ClientPath)
 	}
 	lib, err := fs.ReadFile(client.Files, "gatehouse.js")
 	if err != nil {
@@ -148,5 +150,20 @@ func TestServesTheClient(t *testing.T) {
 	Handler("").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, ClientPath, nil))
 	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), want) {
 		t.Errorf("GET %s = %d, %d bytes; want 200 and client/gatehouse.js (%d bytes)", ClientPath, rec.Code, rec.Body.Len(), len(want))
+	}
+}
+
+// TestHandlerUnderPrefix: behind a proxy that serves Gatehouse under a
+// path, the page's links carry the path.
+func TestHandlerUnderPrefix(t *testing.T) {
+	for base, prefix := range map[string]string{"": "/demo/", "/gatehouse": "/gatehouse/demo/", "/gatehouse/": "/gatehouse/demo/"} {
+		rec := httptest.NewRecorder()
+		Handler(base).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		body := rec.Body.String()
+		for _, want := range []string{`src="` + prefix + `app.js"`, `href="` + prefix + `app.css"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("Handler(%q) page lacks %s", base, want)
+			}
+		}
 	}
 }
