@@ -50,6 +50,9 @@ export function createApp(verifier, { corsOrigins = [] } = {}) {
   }
   app.get('/health', (req, res) => res.json({ status: 'ok' }));
   app.get('/notes', requireToken(verifier), (req, res) => {
+    // One user's data: no cache may keep it (nor answer 304 to another
+    // token's request from an ETag).
+    res.set('Cache-Control', 'no-store');
     res.json({ subject: req.claims.sub, notes: [`a note of ${req.claims.sub}`] });
   });
   return app;

@@ -7,7 +7,7 @@ import os
 import re
 from typing import Optional, Sequence
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
@@ -72,7 +72,9 @@ def create_app(verifier: Verifier, cors_origins: Sequence[str] = ()) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/notes")
-    def notes(c: dict = Depends(claims)) -> dict:
+    def notes(response: Response, c: dict = Depends(claims)) -> dict:
+        # One user's data: no cache may keep it.
+        response.headers["Cache-Control"] = "no-store"
         return {"subject": c["sub"], "notes": [f"a note of {c['sub']}"]}
 
     return app

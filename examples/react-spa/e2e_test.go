@@ -6,11 +6,14 @@ package reactspa
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
@@ -47,6 +50,14 @@ type note struct {
 // Without the app's node_modules or Chromium the test skips, except with
 // CI=true, where it fails.
 func TestSignInCallAPISignOut(t *testing.T) {
+	// The API is the Go stand-in (package verify), and then each of the
+	// API examples, run as they are documented.
+	for _, api := range []string{"verify", "express", "fastapi"} {
+		t.Run(api, func(t *testing.T) { signInCallAPISignOut(t, api) })
+	}
+}
+
+func signInCallAPISignOut(t *testing.T, kind string) {
 	need := t.Skipf
 	if os.Getenv("CI") == "true" {
 		need = t.Fatalf
@@ -59,6 +70,16 @@ func TestSignInCallAPISignOut(t *testing.T) {
 	}
 	if _, err := exec.LookPath("npm"); err != nil {
 		need("npm is not installed: %v", err)
+	}
+	switch kind {
+	case "express":
+		if _, err := os.Stat("../express-api/node_modules"); err != nil {
+			need("the Express example's dependencies are not installed (cd examples/express-api && npm ci): %v", err)
+		}
+	case "fastapi":
+		if err := exec.Command("/usr/bin/python3", "-c", "import fastapi, jwt, uvicorn, httpx").Run(); err != nil {
+			need("the FastAPI example's packages are not installed (apt-get install python3-fastapi python3-jwt python3-uvicorn python3-httpx): %v", err)
+		}
 	}
 
 	// The three servers' addresses come first: each is built or configured
@@ -83,7 +104,22 @@ func TestSignInCallAPISignOut(t *testing.T) {
 		t.Fatalf("verify.New: %v\n%s", err, logs)
 	}
 	seen := &subjects{}
-	api.Config.Handler = notesAPI(v, spaURL, seen)
+	switch kind {
+	case "verify":
+		api.Config.Handler = notesAPI(v, spaURL, seen)
+	case "express":
+		addr := freeAddr(t)
+		_, port, _ := net.SplitHostPort(addr)
+		startAPI(t, "../express-api", "http://localhost:"+port, []string{"node", "server.js"},
+			"PORT="+port, "GATEHOUSE_ISSUER="+gatehouseURL, "GATEHOUSE_AUDIENCE="+spaURL, "CORS_ORIGINS="+spaURL)
+		api.Config.Handler = recordingProxy(t, "http://localhost:"+port, seen)
+	case "fastapi":
+		addr := freeAddr(t)
+		host, port, _ := net.SplitHostPort(addr)
+		startAPI(t, "../fastapi-api", "http://"+addr, []string{"/usr/bin/python3", "-m", "uvicorn", "--factory", "app:create_app_from_env", "--host", host, "--port", port},
+			"GATEHOUSE_ISSUER="+gatehouseURL, "GATEHOUSE_AUDIENCE="+spaURL, "CORS_ORIGINS="+spaURL)
+		api.Config.Handler = recordingProxy(t, "http://"+addr, seen)
+	}
 	api.Start()
 	defer api.Close()
 
@@ -240,9 +276,17 @@ func TestSignInCallAPISignOut(t *testing.T) {
 		}
 		return v
 	}
-	var wantNotes []string
-	for _, n := range apiNotes {
-		wantNotes = append(wantNotes, n.Text)
+	// The notes the API answers: the stand-in's, or the examples' one note
+	// naming the subject.
+	notesFor := func(sub string) []string {
+		if kind != "verify" {
+			return []string{"a note of " + sub}
+		}
+		var want []string
+		for _, n := range apiNotes {
+			want = append(want, n.Text)
+		}
+		return want
 	}
 
 	const (
@@ -278,13 +322,14 @@ func TestSignInCallAPISignOut(t *testing.T) {
 	if got := eval("user name", `document.getElementById("user-name").textContent`); got != name {
 		failf("signed in as %q, want %q", got, name)
 	}
-	if got := notesShown(); !slices.Equal(got, wantNotes) {
-		failf("/notes shows %q, want %q", got, wantNotes)
-	}
 	if n := seen.count(); n == 0 {
 		failf("the API saw no request with a valid token")
 	}
 	sub := seen.last()
+	wantNotes := notesFor(sub)
+	if got := notesShown(); !slices.Equal(got, wantNotes) {
+		failf("/notes shows %q, want %q", got, wantNotes)
+	}
 
 	// 4. A reload keeps the session: the app gets a new access token with
 	// the refresh cookie and calls the API again as the same user.
@@ -415,6 +460,76 @@ func startGatehouse(t *testing.T, addr, appURL string) *lockedBuffer {
 		if time.Now().After(deadline) {
 			t.Fatalf("gatehouse not ready: %v\n%s", err, logs)
 		}
+	}
+}
+
+// startAPI runs one of the API examples in dir with the environment env
+// until the test ends, and waits until base answers.
+func startAPI(t *testing.T, dir, base string, argv []string, env ...string) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %v: %v", argv, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	client := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		// Any answer will do (the examples' /notes answers 401).
+		if resp, err := client.Get(base + "/notes"); err == nil {
+			resp.Body.Close()
+			return
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("%v exited: %v\n%s", argv, err, out)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v not answering at %s\n%s", argv, base, out)
+		}
+	}
+}
+
+// recordingProxy passes requests to the API at target and records the
+// subject of each token the API accepted (answered 200), read from the
+// token without checking it: the API did that.
+func recordingProxy(t *testing.T, target string, seen *subjects) http.Handler {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.Out.Host = pr.In.Host },
+		ModifyResponse: func(resp *http.Response) error {
+			tok, ok := strings.CutPrefix(resp.Request.Header.Get("Authorization"), "Bearer ")
+			if resp.StatusCode != http.StatusOK || !ok {
+				return nil
+			}
+			parts := strings.Split(tok, ".")
+			if len(parts) != 3 {
+				return nil
+			}
+			payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+			if err != nil {
+				return nil
+			}
+			var c struct {
+				Sub string `json:"sub"`
+			}
+			if json.Unmarshal(payload, &c) == nil && c.Sub != "" {
+				seen.add(c.Sub)
+			}
+			return nil
+		},
 	}
 }
 
