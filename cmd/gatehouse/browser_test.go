@@ -198,6 +198,12 @@ func browseDemo(t *testing.T, base string, logs *lockedBuffer) {
 	if visible("signed-in") {
 		failf("#signed-in is visible before signing in, want hidden")
 	}
+	// The signed-out page learnt that it is signed out without a failed
+	// request: Chromium logs every answer of 400 or more to the console
+	// ("Failed to load resource").
+	if c := consoleText(); strings.Contains(c, "Failed to load resource") || strings.Contains(c, "status of 4") {
+		failf("the signed-out page logged a failed request on load:\n%s", c)
+	}
 
 	// Sign in through the development login. The clicks go through
 	// Evaluate: a chromedp click that navigates can hang.
