@@ -26,11 +26,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatehouse/gatehouse/internal/browsertest"
 	"github.com/gatehouse/gatehouse/verify"
 )
-
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
 
 // The notes the API stand-in serves.
 var apiNotes = []note{{ID: 1, Text: "Buy milk"}, {ID: 2, Text: "Read RFC 9700"}}
@@ -62,9 +60,7 @@ func signInCallAPISignOut(t *testing.T, kind string) {
 	if os.Getenv("CI") == "true" {
 		need = t.Fatalf
 	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		need("no browser at %s (apt-get install chromium): %v", chromiumPath, err)
-	}
+	browsertest.Require(t)
 	if _, err := os.Stat("node_modules"); err != nil {
 		need("the app's dependencies are not installed (cd examples/react-spa && npm ci): %v", err)
 	}
@@ -124,140 +120,16 @@ func signInCallAPISignOut(t *testing.T, kind string) {
 	defer api.Close()
 
 	// The whole browser part gets two minutes.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	browserOut := &lockedBuffer{}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1024, 768),
-		chromedp.CombinedOutput(browserOut),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	// The first run starts the browser and binds it to bctx: it must not
-	// carry the per-step timeout below.
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting %s: %v\n%s", chromiumPath, err, browserOut)
-	}
-
-	// The page's console, for failure messages; an uncaught exception
-	// fails the test.
-	var console struct {
-		sync.Mutex
-		lines      []string
-		exceptions []string
-	}
-	consoleDone := make(chan struct{})
-	go func() {
-		defer close(consoleDone)
-		for m, err := range chromedp.Console(bctx) {
-			if err != nil {
-				return
-			}
-			console.Lock()
-			console.lines = append(console.lines, m.String())
-			if m.IsException() {
-				console.exceptions = append(console.exceptions, m.String())
-			}
-			console.Unlock()
-		}
-	}()
-	defer func() {
-		cancelBrowser()
-		select {
-		case <-consoleDone:
-		case <-time.After(5 * time.Second):
-			t.Errorf("the console reader did not stop")
-		}
-		console.Lock()
-		defer console.Unlock()
-		if len(console.exceptions) > 0 {
-			t.Errorf("the page threw uncaught exceptions, want none:\n%s", strings.Join(console.exceptions, "\n"))
-		}
-	}()
-	consoleText := func() string {
-		console.Lock()
-		defer console.Unlock()
-		return strings.Join(console.lines, "\n")
-	}
-
-	// pageState is the page's address and rendered text, for failure
-	// messages.
-	pageState := func() string {
-		c, cancel := context.WithTimeout(bctx, 5*time.Second)
-		defer cancel()
-		text, err := chromedp.Run(c, chromedp.Evaluate[string](
-			`location.href + "\n" + (document.body ? document.body.innerText : "(no body)")`))
-		if err != nil {
-			return "(cannot read the page: " + err.Error() + ")"
-		}
-		return text
-	}
-	screenshot := func(name string) {
-		c, cancel := context.WithTimeout(bctx, 15*time.Second)
-		defer cancel()
-		png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Logf("screenshot %s: %v", name, err)
-			return
-		}
-		dirs := []string{t.ArtifactDir()}
-		if d := os.Getenv("GATEHOUSE_ARTIFACTS"); d != "" {
-			dirs = append(dirs, d)
-		}
-		for _, d := range dirs {
-			p := filepath.Join(d, name)
-			if err := os.WriteFile(p, png, 0o644); err != nil {
-				t.Errorf("saving the screenshot: %v", err)
-				continue
-			}
-			t.Logf("screenshot: %s", p)
-		}
-	}
-	failf := func(format string, args ...any) {
-		t.Helper()
-		t.Errorf(format, args...)
-		screenshot("react-spa-failure.png")
-		t.Fatalf("the page shows:\n%s\n\nthe console:\n%s\n\ngatehouse log:\n%s", pageState(), consoleText(), logs)
-	}
-	// step runs actions with a time limit, so that a stuck wait still
-	// leaves time to report what the page shows.
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		c, cancel := context.WithTimeout(bctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(c, actions...); err != nil {
-			failf("%s: %v", name, err)
-		}
-	}
-	eval := func(name, expr string) string {
-		t.Helper()
-		c, cancel := context.WithTimeout(bctx, 15*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(c, chromedp.Evaluate[string](expr))
-		if err != nil {
-			failf("%s: %v", name, err)
-		}
-		return v
-	}
+	tab := browsertest.Start(t, 2*time.Minute, logs.String).NewTab("react-spa-"+kind, nil)
+	step, eval, failf, bctx := tab.Step, tab.Eval, tab.Failf, tab.Context()
 	// click clicks the first element matching selector whose text is text
 	// (any text if empty). It goes through Evaluate: a chromedp click that
 	// navigates can hang.
 	click := func(selector, text string) {
 		t.Helper()
 		got := eval("click "+selector, `(() => {
-			const b = [...document.querySelectorAll(`+jsString(selector)+`)]
-				.find((b) => `+jsString(text)+` === "" || b.textContent === `+jsString(text)+`);
+			const b = [...document.querySelectorAll(`+browsertest.JSString(selector)+`)]
+				.find((b) => `+browsertest.JSString(text)+` === "" || b.textContent === `+browsertest.JSString(text)+`);
 			if (!b) return "missing";
 			b.click();
 			return "clicked";
@@ -614,10 +486,4 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// jsString quotes s as a JavaScript string literal.
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
