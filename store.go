@@ -236,3 +236,19 @@ type Store interface {
 	// Close releases the store's resources.
 	Close() error
 }
+
+// Counts are how many live records a store holds at one moment.
+type Counts struct {
+	// LoginStates are the login states that have not expired: logins
+	// started and not yet finished.
+	LoginStates int64
+	// Sessions are the sessions that are active (Session.Active).
+	Sessions int64
+}
+
+// Counter is a Store that can count its live records, for metrics. Both
+// built-in stores are Counters; the count is one indexed query per table.
+type Counter interface {
+	// Count returns the login states and sessions live at now.
+	Count(ctx context.Context, now time.Time) (Counts, error)
+}

@@ -316,15 +316,21 @@ func (s *snapshot) key(kid string) *token.Key {
 
 // Signing returns the key that signs at this moment: the last one
 // activated.
-func (m *Manager) Signing() *token.Key {
+func (m *Manager) Signing() *token.Key { return m.signing().key }
+
+// SigningSince returns when the key that signs at this moment activated,
+// for the signing key's age in metrics.
+func (m *Manager) SigningSince() time.Time { return m.signing().from }
+
+func (m *Manager) signing() signer {
 	s := m.snap.Load()
 	now := m.cfg.Now()
-	k := s.signers[0].key
+	k := s.signers[0]
 	for _, sg := range s.signers {
 		if sg.from.After(now) {
 			break
 		}
-		k = sg.key
+		k = sg
 	}
 	return k
 }

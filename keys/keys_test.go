@@ -162,10 +162,16 @@ func TestLifecycle(t *testing.T) {
 		if got := m.Signing().ID; got != a {
 			t.Fatalf("signing key %s a second before the end, want %s", got, a)
 		}
+		if got := m.SigningSince(); !got.Equal(keys[0].ActivatesAt) {
+			t.Errorf("signing since %v a second before the end, want %v", got, keys[0].ActivatesAt)
+		}
 		lastOfA := n.mint(t)
 		clock.Advance(time.Second)
 		if got := m.Signing().ID; got != b {
 			t.Fatalf("signing key %s at the end of the period, want %s", got, b)
+		}
+		if got := m.SigningSince(); !got.Equal(end) {
+			t.Errorf("signing since %v at the end of the period, want %v", got, end)
 		}
 		if st := State(keys[0], clock.Now()); st != "retired" {
 			t.Errorf("old key is %q, want retired", st)

@@ -162,6 +162,7 @@ func (s *Server) auditLogin(r *http.Request, provider, subject, userID string, e
 		attrs = append(attrs, "subject", subject)
 	}
 	s.audit(r, "login", userID, "", err, attrs...)
+	s.metrics.Login(provider, outcome(err))
 }
 
 type linkResponse struct {

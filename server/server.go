@@ -152,6 +152,9 @@ type Config struct {
 	// "new_account" makes a separate user. Accounts are never merged by
 	// email.
 	OnEmailMatch string
+	// Metrics, if set, counts logins, refreshes, logouts and revoked
+	// sessions (package metrics); nil counts nothing.
+	Metrics Recorder
 }
 
 // Server serves the Gatehouse HTTP API.
@@ -177,6 +180,7 @@ type Server struct {
 	sessions *session.Manager
 	cleanup  *cleanup.Loop
 	limits   limiters
+	metrics  Recorder
 
 	handler http.Handler
 }
@@ -210,6 +214,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		clients:     clientip.New(cfg.TrustedProxies),
 		https:       pub.Scheme == "https",
 		limits:      newLimiters(limits),
+		metrics:     cfg.Metrics,
+	}
+	if s.metrics == nil {
+		s.metrics = nopRecorder{}
 	}
 	if s.log == nil {
 		s.log = slog.Default()

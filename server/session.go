@@ -84,14 +84,17 @@ type signedOutResponse struct {
 // access token: signed out, which is no error.
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	if err := s.allow(s.limits.refresh, r); err != nil {
+		s.metrics.Refresh(outcome(err))
 		s.renderError(w, r, err)
 		return
 	}
 	if err := checkCSRF(r); err != nil {
+		s.metrics.Refresh(outcome(err))
 		s.renderError(w, r, err)
 		return
 	}
 	if !s.hasRefreshCookie(r) {
+		s.metrics.Refresh("signed_out")
 		// A page that loads signed out asks too: it cannot see the
 		// HttpOnly cookie (nor any cookie of Gatehouse's when it is on
 		// another origin). Nothing to refuse or clear, so no error that
@@ -101,6 +104,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, previous := s.refreshTokens(r)
 	res, err := s.sessions.Refresh(r.Context(), raw, previous)
+	s.metrics.Refresh(outcome(err))
 	if unsure, ok := errors.AsType[*session.UnsureError](err); ok {
 		// The new token may or may not be stored: keep both, and the
 		// retry succeeds either way.
@@ -110,6 +114,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	if reuse, ok := errors.AsType[*session.ReuseError](err); ok {
 		s.audit(r, "refresh_reuse", reuse.UserID, reuse.SessionID, err)
+		s.metrics.RefreshReuse()
 	}
 	if err != nil {
 		if code := gatehouse.ErrorCode(err); code == gatehouse.ERefreshRefused || code == gatehouse.ERefreshReused {
@@ -189,6 +194,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	if reuse, ok := errors.AsType[*session.ReuseError](err); ok {
 		s.audit(r, "refresh_reuse", reuse.UserID, reuse.SessionID, err)
+		s.metrics.RefreshReuse()
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -204,6 +210,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	if ended.Session != nil {
 		s.audit(r, event, userID, sessionID, nil)
+		s.metrics.Logout(global)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -260,5 +267,6 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, "session_ended", u.ID, id, nil)
+	s.metrics.SessionRevoked()
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -91,6 +91,7 @@ func Run(t *testing.T, open Open) {
 		{"UnlinkIdentity", testUnlinkIdentity},
 		{"ConcurrentUnlinksLeaveOne", testConcurrentUnlinks},
 		{"LoginStateLinkUser", testLoginStateLinkUser},
+		{"Count", testCount},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -68,6 +68,7 @@ type config struct {
 	RateSession             ratelimit.Rate
 	MaxPendingLogins        string
 	OnEmailMatch            string
+	MetricsAddr             string
 
 	// Derived by check.
 	corsOrigins    []string
@@ -159,6 +160,7 @@ func (c *config) staticSettings() []setting {
 		{"GATEHOUSE_RATE_LIMIT_LOGOUT", "rate-limit-logout", server.DefaultLimits.Logout.String(), "logouts per client address on this node", &c.RateLogout},
 		{"GATEHOUSE_RATE_LIMIT_REFRESH_SESSION", "rate-limit-refresh-session", server.DefaultLimits.RefreshPerSession.String(), "refresh token rotations per session on this node", &c.RateSession},
 		{"GATEHOUSE_ON_EMAIL_MATCH", "on-email-match", "refuse", "a first sign-in whose verified email another user has: refuse (409 account_exists; the person signs in and links the account) or new_account (a separate user)", &c.OnEmailMatch},
+		{"GATEHOUSE_METRICS_ADDR", "metrics-addr", "", "address of a separate listener serving Prometheus metrics at /metrics, such as 127.0.0.1:9090 (default: none); bind it to a private address", &c.MetricsAddr},
 		{"GATEHOUSE_MAX_PENDING_LOGINS", "max-pending-logins", strconv.Itoa(server.DefaultLimits.PendingLoginsPerClient), "logins one client address may have started and not finished, across all nodes, or off", &c.MaxPendingLogins},
 	}
 }

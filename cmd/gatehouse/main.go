@@ -25,7 +25,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/demo"
+	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/server"
 )
 
@@ -115,13 +119,29 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 		log.Info("applied a database migration", "migration", m.Name)
 	}
 
+	var m *metrics.Metrics
+	var reg *prometheus.Registry
+	if cfg.MetricsAddr != "" {
+		if reg, m, err = newMetrics(); err != nil {
+			return err
+		}
+		if c, ok := store.(gatehouse.Counter); ok {
+			if err := m.WatchCounts(c, time.Now); err != nil {
+				return err
+			}
+		}
+	}
 	mux := http.NewServeMux()
-	providers, err := cfg.loginProviders(ctx, ln, mux, log)
+	providers, err := cfg.loginProviders(ctx, ln, mux, m, log)
 	if err != nil {
 		return err
 	}
 
-	api, err := server.New(ctx, cfg.serverConfig(store, providers, log))
+	scfg := cfg.serverConfig(store, providers, log)
+	if m != nil {
+		scfg.Store, scfg.Metrics = m.Store(store), m
+	}
+	api, err := server.New(ctx, scfg)
 	if err != nil {
 		return keysError(err)
 	}
@@ -146,8 +166,21 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 		mux.ServeHTTP(w, r)
 	})
 
+	var counted http.Handler = routes
+	if m != nil {
+		if err := m.WatchSigningKey(api.SigningKeySince, time.Now); err != nil {
+			return err
+		}
+		counted = m.Handler(routes)
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, handler, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+
 	var requests inFlight
-	srv := newHTTPServer(requests.count(accessLog(log, routes)), handler)
+	srv := newHTTPServer(requests.count(accessLog(log, counted)), handler)
 	guarded, err := guard(ln, srv, cfg.maxConnections, log)
 	if err != nil {
 		return err

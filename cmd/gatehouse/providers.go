@@ -16,6 +16,8 @@ import (
 	"github.com/gatehouse/gatehouse/devlogin"
 	"github.com/gatehouse/gatehouse/github"
 	"github.com/gatehouse/gatehouse/login"
+	"github.com/gatehouse/gatehouse/metrics"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/oidc"
 	"github.com/gatehouse/gatehouse/server"
 )
@@ -191,7 +193,7 @@ const discoveryTimeout = 5 * time.Second
 
 // loginProviders builds the providers users can log in with, and mounts
 // the development login's pages on mux when it is enabled.
-func (c *config) loginProviders(ctx context.Context, ln net.Listener, mux *http.ServeMux, log *slog.Logger) ([]server.Provider, error) {
+func (c *config) loginProviders(ctx context.Context, ln net.Listener, mux *http.ServeMux, m *metrics.Metrics, log *slog.Logger) ([]server.Provider, error) {
 	var providers []server.Provider
 	if c.GitHubClientID != "" {
 		gh, err := github.New(github.Config{
@@ -199,6 +201,7 @@ func (c *config) loginProviders(ctx context.Context, ln net.Listener, mux *http.
 			ClientSecret: c.GitHubClientSecret,
 			URL:          c.GitHubURL,
 			APIURL:       c.GitHubAPIURL,
+			HTTPClient:   providerClient(m, "github", nil),
 		})
 		if err != nil {
 			return nil, err
@@ -206,6 +209,7 @@ func (c *config) loginProviders(ctx context.Context, ln net.Listener, mux *http.
 		providers = append(providers, server.Provider{Name: "github", DisplayName: "GitHub", RedirectURL: c.GitHubRedirectURL, Provider: gh})
 	}
 	for _, op := range c.oidc {
+		op.cfg.HTTPClient = providerClient(m, op.name, op.cfg.HTTPClient)
 		p, err := discover(ctx, op.cfg)
 		if err != nil {
 			return nil, providerError(err, op.env)
@@ -216,7 +220,7 @@ func (c *config) loginProviders(ctx context.Context, ln net.Listener, mux *http.
 		providers = append(providers, server.Provider{Name: op.name, DisplayName: op.displayName, RedirectURL: op.redirectURL, Provider: p})
 	}
 	if c.devLogin {
-		p, dev, err := c.devProvider(ctx, ln)
+		p, dev, err := c.devProvider(ctx, ln, m)
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +246,7 @@ func discover(ctx context.Context, cfg oidc.Config) (*oidc.Provider, error) {
 // in-process client, never through ln; only its authorize page is on the
 // listener, for this machine's browsers (under the same proxy rule as the
 // server's).
-func (c *config) devProvider(ctx context.Context, ln net.Listener) (server.Provider, *devlogin.Server, error) {
+func (c *config) devProvider(ctx context.Context, ln net.Listener, m *metrics.Metrics) (server.Provider, *devlogin.Server, error) {
 	appURL := c.AppURL
 	if appURL == "" {
 		appURL = c.public.String()
@@ -261,7 +265,7 @@ func (c *config) devProvider(ctx context.Context, ln net.Listener) (server.Provi
 		Issuer:            dev.Issuer(),
 		ClientID:          dev.ClientID(),
 		ClientSecret:      dev.ClientSecret(),
-		HTTPClient:        dev.HTTPClient(),
+		HTTPClient:        providerClient(m, "dev", dev.HTTPClient()),
 		InsecureAllowHTTP: true,
 	})
 	if err != nil {
@@ -274,4 +278,18 @@ func (c *config) devProvider(ctx context.Context, ln net.Listener) (server.Provi
 	// wrapper tells the server to apply it.
 	return server.Provider{Name: "dev", DisplayName: "Development login", RedirectURL: redirect,
 		Provider: devlogin.LoopbackOnly(p)}, dev, nil
+}
+
+// providerClient returns the HTTP client of the provider name: base, or
+// nil for the default one, with its calls measured when m is set.
+func providerClient(m *metrics.Metrics, name string, base *http.Client) *http.Client {
+	if m == nil {
+		return base
+	}
+	if base == nil {
+		base = oauth.NewHTTPClient(oauth.DefaultTimeout)
+	}
+	c := *base
+	c.Transport = m.Transport(name, c.Transport)
+	return &c
 }
