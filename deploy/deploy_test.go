@@ -3,6 +3,8 @@ package deploy
 import (
 	"bufio"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -255,6 +257,32 @@ func TestUnit(t *testing.T) {
 	}
 	if env := u.environment(t); env["GATEHOUSE_DATA_DIR"] != "/var/lib/"+u["StateDirectory"][0] {
 		t.Errorf("GATEHOUSE_DATA_DIR=%q, want the StateDirectory /var/lib/gatehouse", env["GATEHOUSE_DATA_DIR"])
+	}
+
+	// systemd's own check, where there is one. It wants ExecStart's
+	// binary to exist, so a copy of the unit points at one that does.
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Log("no systemd-analyze: the unit is not verified by systemd")
+		return
+	}
+	b, err := os.ReadFile("gatehouse.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(t.TempDir(), "gatehouse.service")
+	b = []byte(strings.ReplaceAll(string(b), "ExecStart=/usr/local/bin/gatehouse", "ExecStart="+self))
+	if err := os.WriteFile(copied, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// An unknown key is only a warning, naming the file, with exit 0.
+	out, err := exec.Command(analyze, "verify", copied).CombinedOutput()
+	if err != nil || strings.Contains(string(out), copied) {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
 
