@@ -4,6 +4,8 @@
 //	gatehouse migrate [--dry-run]
 //	gatehouse user disable|enable USER_ID
 //	gatehouse keys list|rotate|revoke KID
+//	gatehouse healthcheck [--url URL]
+//	gatehouse version
 //
 // With no configuration at all it serves on http://localhost:8080 from an
 // SQLite file in the working directory, with the development login provider
@@ -22,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -36,14 +39,16 @@ import (
 const usage = `usage: gatehouse <command> [flags]
 
 commands:
-  serve     run the server (gatehouse serve -h lists its settings)
-  migrate   apply the database migrations; --dry-run lists them
-  user      disable or enable a user (gatehouse user disable USER_ID)
-  keys      list, rotate or revoke the signing keys (gatehouse keys list)
-  version   print the version
+  serve        run the server (gatehouse serve -h lists its settings)
+  migrate      apply the database migrations; --dry-run lists them
+  user         disable or enable a user (gatehouse user disable USER_ID)
+  keys         list, rotate or revoke the signing keys (gatehouse keys list)
+  healthcheck  exit 0 when the local server's /healthz answers 200, else 1
+  version      print the version, VCS revision and Go version
 `
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version is set at build time with -ldflags "-X main.version=…"; left at
+// "dev", `gatehouse version` reports the build info's module version.
 var version = "dev"
 
 func main() {
@@ -90,8 +95,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "gatehouse", version)
+		info, _ := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, versionLine(version, info))
 		return nil
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], getenv, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -188,7 +196,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(guarded) }()
 	log.Info("gatehouse is listening", "addr", ln.Addr().String(), "public_url", cfg.public.String(),
-		"database", cfg.db.String(), "version", version, "max_connections", cfg.maxConnections)
+		"database", cfg.db.String(), "version", buildVersion(), "max_connections", cfg.maxConnections)
 
 	select {
 	case err := <-errc:
