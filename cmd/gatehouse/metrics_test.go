@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
 )
@@ -126,4 +128,42 @@ func value(t *testing.T, text, metric string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestBadMetricsAddrStopsStartup: a metrics address Gatehouse cannot
+// listen on stops serve with an error naming the setting, rather than
+// serving the API without its metrics.
+func TestBadMetricsAddrStopsStartup(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cases := []struct{ name, addr string }{
+		{"no port", "127.0.0.1"},
+		{"port out of range", "127.0.0.1:65536"},
+		{"unknown host", "no-such-host.invalid:9090"},
+		{"port in use", taken.Addr().String()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := loadConfig(nil, env("GATEHOUSE_PUBLIC_URL", "http://"+ln.Addr().String(),
+				"GATEHOUSE_DATA_DIR", t.TempDir(), "GATEHOUSE_METRICS_ADDR", tc.addr), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Were it to start, serve would run until ctx ends and then
+			// return nil.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err = serve(ctx, cfg, ln, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_METRICS_ADDR") {
+				t.Errorf("got %v, want an error naming GATEHOUSE_METRICS_ADDR", err)
+			}
+		})
+	}
 }
