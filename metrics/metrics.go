@@ -186,8 +186,10 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 // storeError counts err from the store operation op, unless it is one of
 // the answers a store gives in normal use (not found, conflict, …) or a
 // rule's own error passed through an updater.
-func (m *Metrics) storeError(op string, err error) {
-	if err == nil {
+func (m *Metrics) storeError(ctx context.Context, op string, err error) {
+	if err == nil || errors.Is(ctx.Err(), context.Canceled) {
+		// A caller that gave up (a client that hung up) says nothing
+		// about the database; a deadline that passed does, and counts.
 		return
 	}
 	kind := "internal"

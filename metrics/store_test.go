@@ -68,6 +68,12 @@ func TestStoreCountsFailures(t *testing.T) {
 		if _, err := ws.UpdateSigningKeys(ctx, func([]*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) { return nil, boom }); !errors.Is(err, boom) {
 			t.Fatalf("got %v, want the updater's error", err)
 		}
+		// A caller that gave up is not an outage: nothing is counted.
+		gone, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := ws.User(gone, "someone"); err == nil {
+			t.Fatal("User with a cancelled context succeeded")
+		}
 		s.Close()
 		for _, call := range []func() error{
 			func() error { return ws.Ping(ctx) },
