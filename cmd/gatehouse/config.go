@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -363,6 +364,14 @@ func (c *config) check() error {
 
 	if err := c.checkDatabase(); err != nil {
 		return err
+	}
+	if c.MetricsAddr != "" {
+		// A malformed address stops startup here, before the database
+		// is opened; one already in use can only be found at listen time.
+		_, port, err := net.SplitHostPort(c.MetricsAddr)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("GATEHOUSE_METRICS_ADDR: %q is not host:port, such as 127.0.0.1:9090", c.MetricsAddr)
+		}
 	}
 	switch c.LogFormat {
 	case "text", "json":
