@@ -398,7 +398,8 @@ type route struct {
 }
 
 // routeTable is every endpoint the API serves, in one place: routes
-// registers it, and tests can read it.
+// registers it, and the tests check that openapi.json describes exactly
+// these.
 var routeTable = []route{
 	{"GET", "/auth/providers", (*Server).handleProviders},
 	{"GET", "/auth/{provider}/login", (*Server).handleLogin},
@@ -415,6 +416,7 @@ var routeTable = []route{
 	{"GET", "/.well-known/openid-configuration", (*Server).handleDiscovery},
 	{"GET", "/healthz", (*Server).handleHealth},
 	{"GET", "/readyz", (*Server).handleReady},
+	{"GET", "/openapi.json", (*Server).handleOpenAPI},
 }
 
 // routes builds the API's mux from routeTable. A known path with the wrong
