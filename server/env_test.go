@@ -418,20 +418,24 @@ func (r *response) json(t *testing.T) map[string]any {
 // as is) or any other value (sent as JSON); headers are name, value pairs.
 func (e *env) request(client *http.Client, method, path string, body any, headers ...string) *response {
 	e.t.Helper()
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		rd = bytes.NewReader(j)
+		raw = j
 		headers = append([]string{"Content-Type", "application/json"}, headers...)
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, e.ts.URL+path, rd)
 	if err != nil {
@@ -448,6 +452,11 @@ func (e *env) request(client *http.Client, method, path string, body any, header
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	// Every answer checks openapi.json too (resp.Request carries the
+	// cookies the jar added).
+	if err := checkAPI(resp.Request, raw, resp.StatusCode, resp.Header, b); err != nil {
+		e.t.Errorf("%s %s: the answer does not match openapi.json: %v", method, path, err)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}
 }

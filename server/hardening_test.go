@@ -40,6 +40,9 @@ func (e *env) inProcess(method, target, remoteAddr string, body string, headers 
 	}
 	rec := httptest.NewRecorder()
 	e.srv.ServeHTTP(rec, req)
+	if err := checkAPI(req, []byte(body), rec.Code, rec.Result().Header, rec.Body.Bytes()); err != nil {
+		e.t.Errorf("%s %s: the answer does not match openapi.json: %v", method, target, err)
+	}
 	return &response{status: rec.Code, header: rec.Result().Header, body: rec.Body.Bytes()}
 }
 

@@ -15,21 +15,26 @@ import (
 	"github.com/gatehouse/gatehouse/verify"
 )
 
-// serve answers req from s in-process.
-func serve(s *Server, method, path string, headers ...string) *response {
+// serve answers req from s in-process, and checks the answer against
+// openapi.json.
+func serve(t testing.TB, s *Server, method, path string, headers ...string) *response {
+	t.Helper()
 	req := httptest.NewRequest(method, path, nil)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	w := httptest.NewRecorder()
 	s.ServeHTTP(w, req)
+	if err := checkAPI(req, nil, w.Code, w.Header(), w.Body.Bytes()); err != nil {
+		t.Errorf("%s %s: the answer does not match openapi.json: %v", method, path, err)
+	}
 	return &response{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
 }
 
 // jwksKids returns the key ids s publishes, and checks the JWKS's caching.
 func jwksKids(t *testing.T, s *Server) []string {
 	t.Helper()
-	r := serve(s, http.MethodGet, "/.well-known/jwks.json")
+	r := serve(t, s, http.MethodGet, "/.well-known/jwks.json")
 	if r.status != http.StatusOK {
 		t.Fatalf("JWKS = %d %s", r.status, r.body)
 	}
@@ -113,7 +118,7 @@ func TestKeyRotationAcrossNodes(t *testing.T) {
 		}
 		for _, tok := range check {
 			for name, n := range map[string]*Server{"A": a, "B": b} {
-				if r := serve(n, http.MethodGet, "/me", "Authorization", "Bearer "+tok.raw); r.status != http.StatusOK {
+				if r := serve(t, n, http.MethodGet, "/me", "Authorization", "Bearer "+tok.raw); r.status != http.StatusOK {
 					t.Fatalf("minute %d: node %s answered %d %s for a live token of key %v", minute, name, r.status, r.body, tokenHeader(t, tok.raw)["kid"])
 				}
 			}
@@ -141,21 +146,21 @@ func TestKeyRotationAcrossNodes(t *testing.T) {
 	if _, err := a.keys.(*keys.Manager).Revoke(context.Background(), kid); err != nil {
 		t.Fatal(err)
 	}
-	if r := serve(a, http.MethodGet, "/me", "Authorization", "Bearer "+raw); r.status != http.StatusUnauthorized {
+	if r := serve(t, a, http.MethodGet, "/me", "Authorization", "Bearer "+raw); r.status != http.StatusUnauthorized {
 		t.Fatalf("/me on the revoking node with a revoked key's token = %d, want 401", r.status)
 	}
 	if slices.Contains(jwksKids(t, a), kid) {
 		t.Fatal("the revoked key is still in the revoking node's JWKS")
 	}
 	reloadKeys(t, b)
-	if r := serve(b, http.MethodGet, "/me", "Authorization", "Bearer "+raw); r.status != http.StatusUnauthorized {
+	if r := serve(t, b, http.MethodGet, "/me", "Authorization", "Bearer "+raw); r.status != http.StatusUnauthorized {
 		t.Fatalf("/me on the other node after its reload = %d, want 401", r.status)
 	}
 	fresh, _, err := a.Issuer().Mint(userID, sid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := serve(b, http.MethodGet, "/me", "Authorization", "Bearer "+fresh); r.status != http.StatusOK {
+	if r := serve(t, b, http.MethodGet, "/me", "Authorization", "Bearer "+fresh); r.status != http.StatusOK {
 		t.Fatalf("/me on the other node with the replacement key's token = %d %s, want 200", r.status, r.body)
 	}
 }

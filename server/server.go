@@ -388,29 +388,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Issuer returns the issuer that mints the server's access tokens.
 func (s *Server) Issuer() *token.Issuer { return s.issuer }
 
-// routes builds the API's mux. A known path with the wrong method gets a
-// JSON 405 with Allow, and an unknown path a JSON 404, rather than
-// net/http's plain-text answers.
+// A route is one endpoint of the API: a method, a net/http mux pattern
+// (with {name} wildcards, as the OpenAPI document writes its paths) and
+// its handler.
+type route struct {
+	method  string
+	pattern string
+	handle  func(*Server, http.ResponseWriter, *http.Request)
+}
+
+// routeTable is every endpoint the API serves, in one place: routes
+// registers it, and the tests check that openapi.json describes exactly
+// these.
+var routeTable = []route{
+	{"GET", "/auth/providers", (*Server).handleProviders},
+	{"GET", "/auth/{provider}/login", (*Server).handleLogin},
+	{"POST", "/auth/{provider}/authorize", (*Server).handleAuthorize},
+	{"POST", "/auth/refresh", (*Server).handleRefresh},
+	{"POST", "/auth/logout", (*Server).handleLogout},
+	{"GET", "/auth/sessions", (*Server).handleSessions},
+	{"DELETE", "/auth/sessions/{id}", (*Server).handleDeleteSession},
+	{"GET", "/me", (*Server).handleMe},
+	{"GET", "/me/identities", (*Server).handleIdentities},
+	{"DELETE", "/me/identities/{provider}", (*Server).handleUnlink},
+	{"DELETE", "/me/identities/{provider}/{subject}", (*Server).handleUnlink},
+	{"GET", "/.well-known/jwks.json", (*Server).handleJWKS},
+	{"GET", "/.well-known/openid-configuration", (*Server).handleDiscovery},
+	{"GET", "/healthz", (*Server).handleHealth},
+	{"GET", "/readyz", (*Server).handleReady},
+	{"GET", "/openapi.json", (*Server).handleOpenAPI},
+}
+
+// routes builds the API's mux from routeTable. A known path with the wrong
+// method gets a JSON 405 with Allow, and an unknown path a JSON 404, rather
+// than net/http's plain-text answers.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	route := func(method, path string, h http.HandlerFunc) {
-		mux.HandleFunc(method+" "+path, h)
+	for _, rt := range routeTable {
+		mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) { rt.handle(s, w, r) })
 	}
-	route("GET", "/auth/providers", s.handleProviders)
-	route("GET", "/auth/{provider}/login", s.handleLogin)
-	route("POST", "/auth/{provider}/authorize", s.handleAuthorize)
-	route("POST", "/auth/refresh", s.handleRefresh)
-	route("POST", "/auth/logout", s.handleLogout)
-	route("GET", "/auth/sessions", s.handleSessions)
-	route("DELETE", "/auth/sessions/{id}", s.handleDeleteSession)
-	route("GET", "/me", s.handleMe)
-	route("GET", "/me/identities", s.handleIdentities)
-	route("DELETE", "/me/identities/{provider}", s.handleUnlink)
-	route("DELETE", "/me/identities/{provider}/{subject}", s.handleUnlink)
-	route("GET", "/.well-known/jwks.json", s.handleJWKS)
-	route("GET", "/.well-known/openid-configuration", s.handleDiscovery)
-	route("GET", "/healthz", s.handleHealth)
-	route("GET", "/readyz", s.handleReady)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
