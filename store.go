@@ -110,7 +110,14 @@ func CheckLoginState(s *LoginState) error {
 // concurrent use, make each method atomic, and never let a driver error
 // escape except wrapped around one of the errors above or as an internal
 // failure.
+//
+// The audit log rides on the writes: every method that writes also
+// writes, in the same transaction, the audit events its context carries
+// (WithAudit, WithAuditFunc; see AuditEvents for what it fills in), and
+// writes none when it fails or writes nothing.
 type Store interface {
+	Auditor
+
 	// User returns the user with the given id, or ErrNotFound.
 	User(ctx context.Context, id string) (*User, error)
 

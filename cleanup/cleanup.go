@@ -1,5 +1,5 @@
-// Package cleanup deletes what has expired (login states, ended sessions)
-// in the background: in bounded batches, with a context of its own that no
+// Package cleanup deletes what has expired (login states, ended sessions,
+// audit events past their retention) in the background: in bounded batches, with a context of its own that no
 // client can cancel, and outside any request, so that no user's request
 // waits behind it.
 package cleanup
@@ -22,6 +22,11 @@ const (
 	DefaultBatch = 1000
 	// batchTimeout bounds each batch.
 	batchTimeout = 10 * time.Second
+	// DefaultAuditRetention is how long audit events are kept.
+	DefaultAuditRetention = 90 * 24 * time.Hour
+	// MinAuditRetention and MaxAuditRetention bound Config.AuditRetention.
+	MinAuditRetention = 24 * time.Hour
+	MaxAuditRetention = 10 * 366 * 24 * time.Hour
 )
 
 // Config configures a Loop.
@@ -35,6 +40,9 @@ type Config struct {
 	// Pause between two batches of a run, so that other writers get the
 	// database in between; zero means none.
 	Pause time.Duration
+	// AuditRetention is how long audit events are kept; zero means
+	// DefaultAuditRetention.
+	AuditRetention time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -50,8 +58,16 @@ type Loop struct {
 	ticker *time.Ticker
 }
 
-// Start checks cfg and starts the loop; its first run is one interval
-// from now.
+// Check reports a bad AuditRetention as a *gatehouse.ConfigError.
+func (cfg Config) Check() error {
+	if r := cfg.AuditRetention; r != 0 && (r < MinAuditRetention || r > MaxAuditRetention) {
+		return gatehouse.ConfigErrorf("AuditRetention", "must be between %s and %s, got %s", MinAuditRetention, MaxAuditRetention, r)
+	}
+	return nil
+}
+
+// Start starts the loop; its first run is one interval from now. cfg
+// should have passed Check.
 func Start(cfg Config) *Loop {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
@@ -68,6 +84,9 @@ func start(cfg Config, tick <-chan time.Time) *Loop {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.AuditRetention == 0 {
+		cfg.AuditRetention = DefaultAuditRetention
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -103,11 +122,12 @@ func (l *Loop) Close() error {
 
 // Result counts what one run deleted.
 type Result struct {
-	LoginStates, Sessions int64
+	LoginStates, Sessions, AuditEvents int64
 }
 
 // Run deletes, batch by batch, every login state that has expired and
-// every session that has ended, until none is left or ctx is done.
+// every session that has ended and every audit event older than the
+// retention, until none is left or ctx is done.
 func (l *Loop) Run(ctx context.Context) Result {
 	now := l.cfg.Now()
 	var r Result
@@ -117,8 +137,11 @@ func (l *Loop) Run(ctx context.Context) Result {
 	r.Sessions = l.drain(ctx, "ended sessions", func(ctx context.Context) (int64, error) {
 		return l.cfg.Store.DeleteEndedSessions(ctx, now, l.cfg.Batch)
 	})
-	if r.LoginStates+r.Sessions > 0 {
-		l.cfg.Logger.Debug("cleanup", "login_states", r.LoginStates, "sessions", r.Sessions)
+	r.AuditEvents = l.drain(ctx, "audit events", func(ctx context.Context) (int64, error) {
+		return l.cfg.Store.DeleteAuditEventsBefore(ctx, now.Add(-l.cfg.AuditRetention), l.cfg.Batch)
+	})
+	if r.LoginStates+r.Sessions+r.AuditEvents > 0 {
+		l.cfg.Logger.Debug("cleanup", "login_states", r.LoginStates, "sessions", r.Sessions, "audit_events", r.AuditEvents)
 	}
 	return r
 }

@@ -231,3 +231,51 @@ func findToken(s gatehouse.Store, raw string, now time.Time) error {
 	}
 	return err
 }
+
+// TestRunDeletesOldAuditEvents: a run deletes the audit events older than
+// the retention as of its clock, in batches, and keeps the rest.
+func TestRunDeletesOldAuditEvents(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, s gatehouse.Store) {
+		ctx := context.Background()
+		retention := 48 * time.Hour
+		for i := range 25 {
+			at := t0.Add(-retention - time.Duration(i+1)*time.Minute)
+			if err := s.AppendAudit(ctx, gatehouse.AuditEvent{Type: "old", Time: at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.AppendAudit(ctx, gatehouse.AuditEvent{Type: "kept", Time: t0.Add(-retention + time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		now := t0.Add(-time.Hour) // a clock before t0 deletes nothing yet
+		c := &counting{Store: s}
+		l := start(Config{Store: c, Batch: 10, AuditRetention: retention, Now: func() time.Time { return now },
+			Logger: slog.New(slog.DiscardHandler)}, nil)
+		defer l.Close()
+		if got := l.Run(ctx); got.AuditEvents != 0 {
+			t.Fatalf("run an hour early deleted %d events", got.AuditEvents)
+		}
+		now = t0
+		if got := l.Run(ctx); got.AuditEvents != 25 {
+			t.Fatalf("Run deleted %d audit events, want 25", got.AuditEvents)
+		}
+		p, err := s.AuditEvents(ctx, gatehouse.AuditFilter{})
+		if err != nil || len(p.Events) != 1 || p.Events[0].Type != "kept" {
+			t.Fatalf("left %+v, %v; want the kept event", p, err)
+		}
+	})
+}
+
+func TestConfigCheck(t *testing.T) {
+	for _, r := range []time.Duration{-time.Hour, time.Hour, 11 * 366 * 24 * time.Hour} {
+		err := Config{AuditRetention: r}.Check()
+		if ce, ok := errors.AsType[*gatehouse.ConfigError](err); !ok || ce.Field != "AuditRetention" {
+			t.Errorf("Check(%s) = %v, want a ConfigError for AuditRetention", r, err)
+		}
+	}
+	for _, r := range []time.Duration{0, 24 * time.Hour, 90 * 24 * time.Hour} {
+		if err := (Config{AuditRetention: r}).Check(); err != nil {
+			t.Errorf("Check(%s) = %v", r, err)
+		}
+	}
+}

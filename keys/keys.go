@@ -249,8 +249,17 @@ func (m *Manager) update(ctx context.Context, rotate bool) ([]*gatehouse.Signing
 
 func update(ctx context.Context, store gatehouse.Store, p *policy, now func() time.Time, rotate bool,
 	change func([]*gatehouse.SigningKey, time.Time) error) ([]*gatehouse.SigningKey, error) {
+	// The audit log records each key the plan adds (a rotation, or the
+	// first key) and each key change revokes, in the keys' transaction.
+	var events []gatehouse.AuditEvent
+	ctx = gatehouse.WithAuditFunc(ctx, func() []gatehouse.AuditEvent { return events })
 	keys, err := store.UpdateSigningKeys(ctx, func(stored []*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error) {
 		t := now()
+		events = nil
+		was := map[string]*gatehouse.SigningKey{}
+		for _, k := range stored {
+			was[k.ID] = k
+		}
 		if change != nil {
 			stored = slices.Clone(stored)
 			for i, k := range stored {
@@ -262,7 +271,18 @@ func update(ctx context.Context, store gatehouse.Store, p *policy, now func() ti
 			}
 		}
 		out, _, err := p.plan(stored, t, rotate)
-		return out, err
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range out {
+			switch old := was[k.ID]; {
+			case old == nil:
+				events = append(events, gatehouse.AuditEvent{Type: gatehouse.AuditKeyRotated, Time: t, Detail: map[string]string{"kid": k.ID}})
+			case old.RevokedAt.IsZero() && !k.RevokedAt.IsZero():
+				events = append(events, gatehouse.AuditEvent{Type: gatehouse.AuditKeyRevoked, Time: t, Detail: map[string]string{"kid": k.ID}})
+			}
+		}
+		return out, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("keys: updating the signing keys: %w", err)

@@ -40,6 +40,8 @@ type Result struct {
 	// was already signed in (StartLink) rather than signing in: no
 	// session is to be started for it.
 	Linked bool
+	// NewUser reports whether the sign-in created User.
+	NewUser bool
 }
 
 // Finish finishes a login through the named provider. The state and the
@@ -90,6 +92,9 @@ func (m *Manager) Finish(ctx context.Context, provider string, cb Callback) (*Re
 		return res, err
 	}
 	res.User, err = m.signIn(ctx, res.Identity)
+	// A user the sign-in created was created and updated at once; a
+	// returning one was created at an earlier sign-in.
+	res.NewUser = err == nil && res.User.CreatedAt.Equal(res.User.UpdatedAt)
 	return res, err
 }
 

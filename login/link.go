@@ -11,7 +11,10 @@ import (
 // is another user's is refused, and so is a user who was disabled or
 // deleted since the login started.
 func (m *Manager) link(ctx context.Context, userID string, ident *gatehouse.Identity) (*gatehouse.User, error) {
-	user, err := m.store.LinkIdentity(ctx, userID, ident, m.now())
+	now := m.now()
+	ctx = gatehouse.WithAudit(ctx, gatehouse.AuditEvent{Type: gatehouse.AuditIdentityLinked, Time: now,
+		Detail: map[string]string{"provider": ident.Provider, "subject": ident.Subject}})
+	user, err := m.store.LinkIdentity(ctx, userID, ident, now)
 	switch {
 	case errors.Is(err, gatehouse.ErrIdentityInUse):
 		return nil, &gatehouse.Error{Code: gatehouse.EIdentityInUse,
@@ -73,7 +76,9 @@ func (m *Manager) Unlink(ctx context.Context, userID, provider, subject string) 
 			return gatehouse.Errorf(gatehouse.ENotFound, "no such linked account")
 		}
 	}
-	err := m.store.UnlinkIdentity(ctx, userID, provider, subject)
+	actx := gatehouse.WithAudit(ctx, gatehouse.AuditEvent{Type: gatehouse.AuditIdentityUnlinked, Time: m.now(),
+		Detail: map[string]string{"provider": provider, "subject": subject}})
+	err := m.store.UnlinkIdentity(actx, userID, provider, subject)
 	switch {
 	case errors.Is(err, gatehouse.ErrNotFound):
 		return gatehouse.Errorf(gatehouse.ENotFound, "no such linked account")

@@ -54,10 +54,21 @@ func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		sess.ID, sess.UserID, sess.Secret, sess.CurrentHash, toDB(sess.CreatedAt), toDB(sess.LastUsedAt),
-		toDB(sess.IdleExpiresAt), toDB(sess.ExpiresAt), nullTime(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
-	return wrap(err)
+	insert := func(q execer) error {
+		_, err := q.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			sess.ID, sess.UserID, sess.Secret, sess.CurrentHash, toDB(sess.CreatedAt), toDB(sess.LastUsedAt),
+			toDB(sess.IdleExpiresAt), toDB(sess.ExpiresAt), nullTime(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
+		return wrap(err)
+	}
+	if !gatehouse.HasAudit(ctx) {
+		return insert(s.pool) // one round trip, without a transaction
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := insert(tx); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, sess.UserID, sess.ID)
+	})
 }
 
 // SessionUser returns the session and its user, in one query.
@@ -159,7 +170,7 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 			}
 		}
 		out, user = next, u
-		return nil
+		return writeAudit(ctx, tx, next.UserID, next.ID)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -202,16 +213,18 @@ func (s *Store) RevokeSession(ctx context.Context, userID, id string, at time.Ti
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
 	// A revoked session keeps its first revocation time and reason.
-	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = coalesce(revoked_at, $1),
-		revoke_reason = CASE WHEN revoked_at IS NULL THEN $2 ELSE revoke_reason END
-		WHERE id = $3 AND user_id = $4`, toDB(at), reason, id, userID)
-	if err != nil {
-		return wrap(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return gatehouse.ErrNotFound
-	}
-	return nil
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = coalesce(revoked_at, $1),
+			revoke_reason = CASE WHEN revoked_at IS NULL THEN $2 ELSE revoke_reason END
+			WHERE id = $3 AND user_id = $4`, toDB(at), reason, id, userID)
+		if err != nil {
+			return wrap(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return gatehouse.ErrNotFound
+		}
+		return writeAudit(ctx, tx, userID, id)
+	})
 }
 
 // RevokeSessions revokes every live session of the user.
@@ -221,12 +234,22 @@ func (s *Store) RevokeSessions(ctx context.Context, userID string, at time.Time,
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	return revokeSessions(ctx, s.pool, userID, at, reason)
+	var n int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if n, err = revokeSessions(ctx, tx, userID, at, reason); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, userID, "")
+	})
+	return n, err
 }
 
-func revokeSessions(ctx context.Context, q interface {
+type execer interface {
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-}, userID string, at time.Time, reason string) (int64, error) {
+}
+
+func revokeSessions(ctx context.Context, q execer, userID string, at time.Time, reason string) (int64, error) {
 	tag, err := q.Exec(ctx, `UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL`,
 		toDB(at), reason, userID)
 	if err != nil {

@@ -69,8 +69,10 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 	var u *gatehouse.User
 	err := s.retryConflicts(ctx, func(tx pgx.Tx) error {
 		var txErr error
-		u, txErr = upsertIdentity(ctx, tx, ident, toDB(now), onEmailMatch)
-		return txErr
+		if u, txErr = upsertIdentity(ctx, tx, ident, toDB(now), onEmailMatch); txErr != nil {
+			return txErr
+		}
+		return writeAudit(ctx, tx, u.ID, "")
 	})
 	if err != nil {
 		return nil, err
@@ -227,14 +229,18 @@ func (s *Store) LinkIdentity(ctx context.Context, userID string, ident *gatehous
 			ident.Provider, ident.Subject).Scan(&owner)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			return insertIdentity(ctx, tx, userID, ident, at)
+			err = insertIdentity(ctx, tx, userID, ident, at)
 		case err != nil:
 			return wrap(err)
 		case owner != userID:
 			return gatehouse.ErrIdentityInUse
 		default:
-			return updateIdentity(ctx, tx, ident, at)
+			err = updateIdentity(ctx, tx, ident, at)
 		}
+		if err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, userID, "")
 	})
 	if err != nil {
 		return nil, err
@@ -292,8 +298,10 @@ func (s *Store) UnlinkIdentity(ctx context.Context, userID, provider, subject st
 		case n == 1:
 			return gatehouse.ErrLastIdentity
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM identities WHERE provider = $1 AND subject = $2 AND user_id = $3`, provider, subject, userID)
-		return wrap(err)
+		if _, err := tx.Exec(ctx, `DELETE FROM identities WHERE provider = $1 AND subject = $2 AND user_id = $3`, provider, subject, userID); err != nil {
+			return wrap(err)
+		}
+		return writeAudit(ctx, tx, userID, "")
 	})
 }
 
@@ -319,8 +327,10 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, a
 			return gatehouse.ErrNotFound
 		}
 		if disabled {
-			_, err = revokeSessions(ctx, tx, id, at, "user disabled")
+			if _, err = revokeSessions(ctx, tx, id, at, "user disabled"); err != nil {
+				return err
+			}
 		}
-		return err
+		return writeAudit(ctx, tx, id, "")
 	})
 }

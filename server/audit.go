@@ -1,11 +1,19 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse"
 )
+
+// auditContext returns r's context naming r's client for the audit
+// events the store writes with it: its address under the trusted-proxy
+// rule and its User-Agent.
+func (s *Server) auditContext(r *http.Request) context.Context {
+	return gatehouse.WithAuditClient(r.Context(), s.clientIP(r), r.UserAgent())
+}
 
 // audit logs one structured audit event: what happened, to which user and
 // session, from which client address, and whether it succeeded. Never a

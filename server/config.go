@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/cleanup"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/token"
@@ -89,6 +90,9 @@ func (cfg Config) resolve() (*resolved, error) {
 	if !gatehouse.EmailMatch(r.OnEmailMatch).Valid() {
 		return nil, gatehouse.ConfigErrorf("OnEmailMatch", "must be %s or %s, got %q",
 			gatehouse.EmailMatchRefuse, gatehouse.EmailMatchNewAccount, cfg.OnEmailMatch)
+	}
+	if err := (cleanup.Config{AuditRetention: cfg.AuditRetention}).Check(); err != nil {
+		return nil, err // the field has the same name here
 	}
 	if r.CORSOrigins == nil {
 		r.CORSOrigins = []string{origin(r.app)}

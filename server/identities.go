@@ -82,7 +82,7 @@ func (s *Server) handleUnlink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	provider, subject := r.PathValue("provider"), r.PathValue("subject")
-	err = s.logins.Unlink(r.Context(), u.ID, provider, subject)
+	err = s.logins.Unlink(s.auditContext(r), u.ID, provider, subject)
 	if err == nil || gatehouse.ErrorCode(err) == gatehouse.ELastIdentity {
 		s.audit(r, "unlink", u.ID, "", err, "provider", provider, "subject", subject)
 	}

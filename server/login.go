@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/clientip"
@@ -67,7 +68,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	res, err := s.logins.Finish(r.Context(), p.Name, login.Callback{
+	ctx := s.auditContext(r)
+	res, err := s.logins.Finish(ctx, p.Name, login.Callback{
 		State:   req.State,
 		Binding: s.loginBinding(r),
 		Code:    req.Code,
@@ -96,7 +98,10 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, linkResponse{User: user, Identity: ident})
 		return
 	}
-	sess, raw, err := s.sessions.Start(r.Context(), user, session.Client{UserAgent: r.UserAgent(), IP: s.clientIP(r)})
+	// The login is recorded with the session it starts.
+	ev := gatehouse.AuditEvent{Type: gatehouse.AuditLogin, Time: s.now(),
+		Detail: map[string]string{"provider": p.Name, "subject": subject, "new_user": strconv.FormatBool(res.NewUser)}}
+	sess, raw, err := s.sessions.Start(gatehouse.WithAudit(ctx, ev), user, session.Client{UserAgent: r.UserAgent(), IP: s.clientIP(r)})
 	if err != nil {
 		s.auditLogin(r, p.Name, subject, user.ID, err)
 		s.renderError(w, r, err)
@@ -106,7 +111,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if old, _ := s.refreshTokens(r); old != "" {
 		// The new session replaces this browser's previous one, whose
 		// cookie is overwritten: end it rather than leave it listed.
-		if err := s.sessions.Supersede(r.Context(), old); err != nil {
+		if err := s.sessions.Supersede(ctx, old); err != nil {
 			s.log.WarnContext(r.Context(), "ending the browser's previous session", "err", err)
 		}
 	}
@@ -155,7 +160,10 @@ func (s *Server) checkLoopbackOnly(p *Provider, r *http.Request) error {
 
 // auditLogin records the outcome of a login attempt. It names the provider,
 // the provider subject and our user id when known, and the client address;
-// never a code, state or token.
+// never a code, state or token. A success is in the audit table already,
+// with its session; a failure, which changed nothing, is appended to it
+// here. Only clients within the authorize rate limit get this far, which
+// bounds how many failures a stranger can have written.
 func (s *Server) auditLogin(r *http.Request, provider, subject, userID string, err error) {
 	attrs := []any{"provider", provider}
 	if subject != "" {
@@ -163,6 +171,18 @@ func (s *Server) auditLogin(r *http.Request, provider, subject, userID string, e
 	}
 	s.audit(r, "login", userID, "", err, attrs...)
 	s.metrics.Login(provider, outcome(err))
+	if err == nil {
+		return
+	}
+	d := map[string]string{"provider": provider, "code": gatehouse.ErrorCode(err)}
+	if subject != "" {
+		d["subject"] = subject
+	}
+	ev := gatehouse.AuditEvent{Type: gatehouse.AuditLoginFailed, Time: s.now(), UserID: userID,
+		IP: s.clientIP(r), UserAgent: r.UserAgent(), Detail: d}
+	if aerr := s.store.AppendAudit(r.Context(), ev); aerr != nil {
+		s.log.WarnContext(r.Context(), "writing a failed login to the audit log", "err", aerr)
+	}
 }
 
 type linkResponse struct {

@@ -152,6 +152,9 @@ type Config struct {
 	// "new_account" makes a separate user. Accounts are never merged by
 	// email.
 	OnEmailMatch string
+	// AuditRetention is how long the audit log keeps an event, 1 day to
+	// 10 years; zero means 90 days (package cleanup deletes older ones).
+	AuditRetention time.Duration
 	// Metrics, if set, counts logins, refreshes, logouts and revoked
 	// sessions (package metrics); nil counts nothing.
 	Metrics Recorder
@@ -273,7 +276,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.keys.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s.cleanup = cleanup.Start(cleanup.Config{Store: cfg.Store, Now: s.now, Logger: s.log, Pause: 10 * time.Millisecond})
+	s.cleanup = cleanup.Start(cleanup.Config{Store: cfg.Store, Now: s.now, Logger: s.log, Pause: 10 * time.Millisecond,
+		AuditRetention: cfg.AuditRetention})
 	s.handler = s.routes()
 	return s, nil
 }

@@ -103,7 +103,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw, previous := s.refreshTokens(r)
-	res, err := s.sessions.Refresh(r.Context(), raw, previous)
+	res, err := s.sessions.Refresh(s.auditContext(r), raw, previous)
 	s.metrics.Refresh(outcome(err))
 	if unsure, ok := errors.AsType[*session.UnsureError](err); ok {
 		// The new token may or may not be stored: keep both, and the
@@ -179,7 +179,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw, previous := s.refreshTokens(r)
-	ended, err := s.sessions.End(r.Context(), raw, previous, global)
+	ended, err := s.sessions.End(s.auditContext(r), raw, previous, global)
 	if errors.Is(err, session.ErrPendingFull) {
 		// Recorded nowhere: the browser keeps its token to try again.
 		s.audit(r, "logout", "", "", err)
@@ -257,7 +257,9 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	err = s.store.RevokeSession(r.Context(), u.ID, id, s.now(), "ended by the user")
+	now := s.now()
+	ctx := gatehouse.WithAudit(s.auditContext(r), gatehouse.AuditEvent{Type: gatehouse.AuditSessionEnded, Time: now})
+	err = s.store.RevokeSession(ctx, u.ID, id, now, "ended by the user")
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		s.renderError(w, r, gatehouse.Errorf(gatehouse.ENotFound, "no such session"))
 		return

@@ -111,8 +111,21 @@ func (m *Manager) endFallback(ctx context.Context, previous, mustLeadTo string, 
 func (m *Manager) endIf(ctx context.Context, th string, global bool, at time.Time, reason string, ok func(*gatehouse.Session) bool) (*Ended, error) {
 	var before gatehouse.Session
 	var reuse *ReuseError
-	sess, _, err := m.store.UpdateSessionByToken(ctx, th, at, func(s *gatehouse.Session, _ *gatehouse.User, retiredAt *time.Time) (*gatehouse.Session, error) {
-		reuse = nil
+	var revoked bool
+	// The session's own transaction records reuse, or a logout of this
+	// session alone; a global logout is recorded with the revocation of
+	// the rest.
+	uctx := gatehouse.WithAuditFunc(ctx, func() []gatehouse.AuditEvent {
+		switch {
+		case reuse != nil:
+			return []gatehouse.AuditEvent{{Type: gatehouse.AuditRefreshReuse, Time: at, Detail: map[string]string{"during": "logout"}}}
+		case revoked && !global && reason == "logout":
+			return []gatehouse.AuditEvent{{Type: gatehouse.AuditLogout, Time: at}}
+		}
+		return nil
+	})
+	sess, _, err := m.store.UpdateSessionByToken(uctx, th, at, func(s *gatehouse.Session, _ *gatehouse.User, retiredAt *time.Time) (*gatehouse.Session, error) {
+		reuse, revoked = nil, false
 		if ok != nil && !ok(s) {
 			return nil, gatehouse.ErrNotFound
 		}
@@ -130,6 +143,7 @@ func (m *Manager) endIf(ctx context.Context, th string, global bool, at time.Tim
 		if s.RevokedAt == nil {
 			s.RevokedAt = &at
 			s.RevokeReason = why
+			revoked = true
 		}
 		return s, nil
 	})
@@ -143,7 +157,8 @@ func (m *Manager) endIf(ctx context.Context, th string, global bool, at time.Tim
 	if !global {
 		return &Ended{Session: &before}, nil
 	}
-	if _, err := m.store.RevokeSessions(ctx, sess.UserID, at, "logout everywhere"); err != nil {
+	gctx := gatehouse.WithAudit(ctx, gatehouse.AuditEvent{Type: gatehouse.AuditLogoutGlobal, Time: at, SessionID: sess.ID})
+	if _, err := m.store.RevokeSessions(gctx, sess.UserID, at, "logout everywhere"); err != nil {
 		return &Ended{Session: &before}, err
 	}
 	return &Ended{Session: &before, Global: true}, nil

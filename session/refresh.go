@@ -104,6 +104,12 @@ func (m *Manager) refresh(ctx context.Context, raw, mustLeadTo string) (*Refresh
 	now := m.now()
 	var next string
 	var reuse *ReuseError
+	ctx = gatehouse.WithAuditFunc(ctx, func() []gatehouse.AuditEvent {
+		if reuse == nil {
+			return nil
+		}
+		return []gatehouse.AuditEvent{{Type: gatehouse.AuditRefreshReuse, Time: now, Detail: map[string]string{"during": "refresh"}}}
+	})
 	sess, u, err := m.store.UpdateSessionByToken(ctx, hash(raw), now, func(sess *gatehouse.Session, u *gatehouse.User, retiredAt *time.Time) (*gatehouse.Session, error) {
 		next, reuse = "", nil
 		if mustLeadTo != "" && successor(sess.Secret, raw) != mustLeadTo {

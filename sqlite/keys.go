@@ -60,7 +60,7 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]*gatehouse.
 				return wrap(err)
 			}
 		}
-		return nil
+		return writeAudit(ctx, tx, "", "")
 	})
 	if err != nil {
 		return nil, err

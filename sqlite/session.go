@@ -45,10 +45,20 @@ func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) erro
 	if err := gatehouse.CheckSession(sess); err != nil {
 		return err
 	}
-	_, err := s.write.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, sess.Secret, sess.CurrentHash, toDB(sess.CreatedAt), toDB(sess.LastUsedAt),
-		toDB(sess.IdleExpiresAt), toDB(sess.ExpiresAt), toNullDB(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
-	return wrap(err)
+	if !gatehouse.HasAudit(ctx) {
+		_, err := s.write.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sess.ID, sess.UserID, sess.Secret, sess.CurrentHash, toDB(sess.CreatedAt), toDB(sess.LastUsedAt),
+			toDB(sess.IdleExpiresAt), toDB(sess.ExpiresAt), toNullDB(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
+		return wrap(err)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sess.ID, sess.UserID, sess.Secret, sess.CurrentHash, toDB(sess.CreatedAt), toDB(sess.LastUsedAt),
+			toDB(sess.IdleExpiresAt), toDB(sess.ExpiresAt), toNullDB(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP); err != nil {
+			return wrap(err)
+		}
+		return writeAudit(ctx, tx, sess.UserID, sess.ID)
+	})
 }
 
 // SessionUser returns the session and its user, in one query: it runs on
@@ -168,7 +178,7 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 			}
 		}
 		out, user = next, u
-		return nil
+		return writeAudit(ctx, tx, next.UserID, next.ID)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -204,16 +214,18 @@ func (s *Store) RevokeSession(ctx context.Context, userID, id string, at time.Ti
 		return err
 	}
 	// A revoked session keeps its first revocation time and reason.
-	res, err := s.write.ExecContext(ctx, `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?),
-		revoke_reason = CASE WHEN revoked_at IS NULL THEN ? ELSE revoke_reason END
-		WHERE id = ? AND user_id = ?`, toDB(at), reason, id, userID)
-	if err != nil {
-		return wrap(err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return gatehouse.ErrNotFound
-	}
-	return nil
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?),
+			revoke_reason = CASE WHEN revoked_at IS NULL THEN ? ELSE revoke_reason END
+			WHERE id = ? AND user_id = ?`, toDB(at), reason, id, userID)
+		if err != nil {
+			return wrap(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return gatehouse.ErrNotFound
+		}
+		return writeAudit(ctx, tx, userID, id)
+	})
 }
 
 // RevokeSessions revokes every live session of the user.
@@ -224,8 +236,10 @@ func (s *Store) RevokeSessions(ctx context.Context, userID string, at time.Time,
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		n, err = revokeSessions(ctx, tx, userID, at, reason)
-		return err
+		if n, err = revokeSessions(ctx, tx, userID, at, reason); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, userID, "")
 	})
 	return n, err
 }

@@ -109,8 +109,10 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 				return wrap(err)
 			}
 		}
-		u, err = scanUser(tx.QueryRowContext(ctx, userSelect+` WHERE id = ?`, userID))
-		return err
+		if u, err = scanUser(tx.QueryRowContext(ctx, userSelect+` WHERE id = ?`, userID)); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, userID, "")
 	})
 	if err != nil {
 		return nil, err
@@ -190,14 +192,18 @@ func (s *Store) LinkIdentity(ctx context.Context, userID string, ident *gatehous
 			ident.Provider, ident.Subject).Scan(&owner)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return insertIdentity(ctx, tx, userID, ident, at)
+			err = insertIdentity(ctx, tx, userID, ident, at)
 		case err != nil:
 			return wrap(err)
 		case owner != userID:
 			return gatehouse.ErrIdentityInUse
 		default:
-			return updateIdentity(ctx, tx, ident, at)
+			err = updateIdentity(ctx, tx, ident, at)
 		}
+		if err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, userID, "")
 	})
 	if err != nil {
 		return nil, err
@@ -250,8 +256,10 @@ func (s *Store) UnlinkIdentity(ctx context.Context, userID, provider, subject st
 		case n == 1:
 			return gatehouse.ErrLastIdentity
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM identities WHERE provider = ? AND subject = ? AND user_id = ?`, provider, subject, userID)
-		return wrap(err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM identities WHERE provider = ? AND subject = ? AND user_id = ?`, provider, subject, userID); err != nil {
+			return wrap(err)
+		}
+		return writeAudit(ctx, tx, userID, "")
 	})
 }
 
@@ -271,8 +279,10 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, a
 			return gatehouse.ErrNotFound
 		}
 		if disabled {
-			_, err = revokeSessions(ctx, tx, id, at, "user disabled")
+			if _, err = revokeSessions(ctx, tx, id, at, "user disabled"); err != nil {
+				return err
+			}
 		}
-		return err
+		return writeAudit(ctx, tx, id, "")
 	})
 }

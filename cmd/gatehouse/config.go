@@ -57,6 +57,7 @@ type config struct {
 	LogFormat               string
 	SessionIdleTimeout      time.Duration
 	SessionMaxAge           time.Duration
+	AuditRetention          time.Duration
 	RefreshGrace            time.Duration
 	CORSOrigins             string
 	TrustedProxies          string
@@ -150,6 +151,7 @@ func (c *config) staticSettings() []setting {
 		{"GATEHOUSE_LOG_FORMAT", "log-format", "text", "log format: text or json", &c.LogFormat},
 		{"GATEHOUSE_SESSION_IDLE_TIMEOUT", "session-idle-timeout", "7d", "end a session not refreshed for this long", &c.SessionIdleTimeout},
 		{"GATEHOUSE_SESSION_MAX_AGE", "session-max-age", "30d", "end every session this long after its login, refreshed or not", &c.SessionMaxAge},
+		{"GATEHOUSE_AUDIT_RETENTION", "audit-retention", "90d", "how long the audit log keeps an event, 1d to 3650d; older events are deleted in the background", &c.AuditRetention},
 		{"GATEHOUSE_REFRESH_GRACE", "refresh-grace", "10s", "how long a rotated refresh token still gets its successor (tabs refreshing at once), 0 to 1m", &c.RefreshGrace},
 		{"GATEHOUSE_CORS_ORIGINS", "cors-origins", "", "comma-separated browser origins allowed to call the API with credentials (default: the app URL's origin)", &c.CORSOrigins},
 		{"GATEHOUSE_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)", &c.TrustedProxies},
@@ -403,6 +405,7 @@ var serverFields = map[string]string{
 	"CORSOrigins":        "GATEHOUSE_CORS_ORIGINS",
 	"TrustedProxies":     "GATEHOUSE_TRUSTED_PROXIES",
 	"OnEmailMatch":       "GATEHOUSE_ON_EMAIL_MATCH",
+	"AuditRetention":     "GATEHOUSE_AUDIT_RETENTION",
 }
 
 // settingError names the variable behind a server.Config field in err.
@@ -442,6 +445,7 @@ func (c *config) serverConfig(store gatehouse.Store, providers []server.Provider
 		Limits:             c.limits,
 		PendingLogoutsFile: pendingLogoutsFile(c),
 		OnEmailMatch:       c.OnEmailMatch,
+		AuditRetention:     c.AuditRetention,
 	}
 }
 

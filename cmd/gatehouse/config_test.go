@@ -93,6 +93,7 @@ func TestBadConfigNamesTheSetting(t *testing.T) {
 		{"max age below TTL", []string{"GATEHOUSE_SESSION_MAX_AGE", "5m"}, "GATEHOUSE_SESSION_MAX_AGE"},
 		{"grace too long", []string{"GATEHOUSE_REFRESH_GRACE", "5m"}, "GATEHOUSE_REFRESH_GRACE"},
 		{"grace negative", []string{"GATEHOUSE_REFRESH_GRACE", "-1s"}, "GATEHOUSE_REFRESH_GRACE"},
+		{"audit retention too short", []string{"GATEHOUSE_AUDIT_RETENTION", "1h"}, "GATEHOUSE_AUDIT_RETENTION"},
 		{"CORS wildcard", []string{"GATEHOUSE_CORS_ORIGINS", "*"}, "GATEHOUSE_CORS_ORIGINS"},
 		{"CORS null", []string{"GATEHOUSE_CORS_ORIGINS", "null"}, "GATEHOUSE_CORS_ORIGINS"},
 		{"CORS with path", []string{"GATEHOUSE_CORS_ORIGINS", "https://app.example.com/x"}, "GATEHOUSE_CORS_ORIGINS"},

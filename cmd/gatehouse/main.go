@@ -43,6 +43,7 @@ commands:
   migrate      apply the database migrations; --dry-run lists them
   user         disable or enable a user (gatehouse user disable USER_ID)
   keys         list, rotate or revoke the signing keys (gatehouse keys list)
+  audit        print the audit log (gatehouse audit --user ID --since 7d)
   healthcheck  exit 0 when the local server's /healthz answers 200, else 1
   version      print the version, VCS revision and Go version
 `
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runUser(ctx, args[1:], getenv, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], getenv, time.Now, stdout, stderr)
 	case "version":
 		info, _ := debug.ReadBuildInfo()
 		fmt.Fprintln(stdout, versionLine(version, info))

@@ -30,7 +30,12 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer store.Close()
-	err = store.SetUserDisabled(ctx, id, action == "disable", time.Now())
+	now := time.Now()
+	ev := gatehouse.AuditEvent{Type: gatehouse.AuditUserEnabled, Time: now, Actor: "cli"}
+	if action == "disable" {
+		ev.Type = gatehouse.AuditUserDisabled
+	}
+	err = store.SetUserDisabled(gatehouse.WithAudit(ctx, ev), id, action == "disable", now)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return fmt.Errorf("gatehouse user: no user with id %q", id)
 	}
