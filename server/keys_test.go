@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -175,7 +177,12 @@ func TestVerifyFollowsRotation(t *testing.T) {
 		o.config = func(c *Config) { c.KeyRotation = keys.MinRotation }
 	})
 	ctx := context.Background()
-	v, err := verify.New(ctx, e.ts.URL, e.cfg.AppURL, verify.WithHTTPClient(e.ts.Client()), verify.WithClock(e.clock.Now))
+	// verify refreshes its keys in the background. The fake clock runs a
+	// minute a step while no real time passes, so a fetch could read the
+	// JWKS one fake minute and finish ten later: each step first waits
+	// for the fetches in flight, as real time would.
+	fetches := &idleTransport{rt: e.ts.Client().Transport}
+	v, err := verify.New(ctx, e.ts.URL, e.cfg.AppURL, verify.WithHTTPClient(&http.Client{Transport: fetches, Timeout: 10 * time.Second}), verify.WithClock(e.clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,6 +195,7 @@ func TestVerifyFollowsRotation(t *testing.T) {
 	var live []issued
 	kids := map[string]bool{}
 	for minute := 1; minute <= 180; minute++ {
+		fetches.wait()
 		e.clock.Advance(time.Minute)
 		reloadKeys(t, e.srv)
 		raw, c, err := e.srv.Issuer().Mint(userID, sid)
@@ -230,4 +238,34 @@ func TestVerifyFollowsRotation(t *testing.T) {
 	if _, err := v.Verify(ctx, raw); err == nil {
 		t.Fatal("verify still accepts a revoked key's token after its JWKS cache expired")
 	}
+}
+
+// idleTransport counts the requests in flight, until their bodies are
+// closed, and lets a test wait until there are none.
+type idleTransport struct {
+	rt http.RoundTripper
+	wg sync.WaitGroup
+}
+
+func (t *idleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.wg.Add(1)
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil {
+		t.wg.Done()
+		return nil, err
+	}
+	resp.Body = &doneBody{ReadCloser: resp.Body, done: sync.OnceFunc(t.wg.Done)}
+	return resp, nil
+}
+
+func (t *idleTransport) wait() { t.wg.Wait() }
+
+type doneBody struct {
+	io.ReadCloser
+	done func()
+}
+
+func (b *doneBody) Close() error {
+	defer b.done()
+	return b.ReadCloser.Close()
 }
