@@ -186,6 +186,8 @@ func TestVerifyFollowsRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No fetch may outlive the test (and its server).
+	defer v.Close()
 	_, userID := e.loginUser("verify@example.com")
 	sid := e.sids[userID]
 	type issued struct {
@@ -241,24 +243,45 @@ func TestVerifyFollowsRotation(t *testing.T) {
 }
 
 // idleTransport counts the requests in flight, until their bodies are
-// closed, and lets a test wait until there are none.
+// closed, and lets a test wait until there are none. (A sync.WaitGroup
+// would not do: a fetch may start while the test waits.)
 type idleTransport struct {
-	rt http.RoundTripper
-	wg sync.WaitGroup
+	rt   http.RoundTripper
+	mu   sync.Mutex
+	n    int
+	idle *sync.Cond
+}
+
+func (t *idleTransport) add(d int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n += d
+	if t.n == 0 && t.idle != nil {
+		t.idle.Broadcast()
+	}
 }
 
 func (t *idleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.wg.Add(1)
+	t.add(1)
 	resp, err := t.rt.RoundTrip(req)
 	if err != nil {
-		t.wg.Done()
+		t.add(-1)
 		return nil, err
 	}
-	resp.Body = &doneBody{ReadCloser: resp.Body, done: sync.OnceFunc(t.wg.Done)}
+	resp.Body = &doneBody{ReadCloser: resp.Body, done: sync.OnceFunc(func() { t.add(-1) })}
 	return resp, nil
 }
 
-func (t *idleTransport) wait() { t.wg.Wait() }
+func (t *idleTransport) wait() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.idle == nil {
+		t.idle = sync.NewCond(&t.mu)
+	}
+	for t.n > 0 {
+		t.idle.Wait()
+	}
+}
 
 type doneBody struct {
 	io.ReadCloser

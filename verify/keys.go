@@ -47,6 +47,7 @@ type remoteKeys struct {
 	mu       sync.Mutex
 	lastTry  time.Time
 	inflight chan struct{} // closed when the running fetch ends; nil if none
+	closed   bool          // no fetch starts any more (Verifier.Close)
 	waiters  int           // requests waiting for inflight, for tests
 }
 
@@ -109,7 +110,7 @@ func (r *remoteKeys) startLocked(now time.Time) chan struct{} {
 	if r.inflight != nil {
 		return r.inflight
 	}
-	if now.Sub(r.lastTry) < r.minInterval {
+	if r.closed || now.Sub(r.lastTry) < r.minInterval {
 		return nil
 	}
 	r.lastTry = now
@@ -174,4 +175,15 @@ func keysAge(cc string) time.Duration {
 		}
 	}
 	return min(max(age, MinKeysAge), MaxKeysAge)
+}
+
+// close stops new fetches and waits for the one in flight, if any.
+func (r *remoteKeys) close() {
+	r.mu.Lock()
+	r.closed = true
+	done := r.inflight
+	r.mu.Unlock()
+	if done != nil {
+		<-done
+	}
 }

@@ -159,6 +159,14 @@ func New(ctx context.Context, issuer, audience string, opts ...Option) (*Verifie
 	return v, nil
 }
 
+// Close stops the Verifier's background fetches of the key set and waits
+// for the one in flight, if any. The Verifier still verifies with the keys
+// it has; a token naming a key it does not know fails.
+func (v *Verifier) Close() error {
+	v.keys.close()
+	return nil
+}
+
 // Verify checks raw and returns its claims. A token signed by a key the
 // Verifier does not know yet makes it fetch the key set again (see
 // MinRefetchInterval); ctx bounds the wait for that fetch. Errors for a bad

@@ -457,3 +457,27 @@ func TestVerifyContextBoundsTheWait(t *testing.T) {
 	v.WaitIdle()
 	mustVerify(t, v, raw)
 }
+
+// TestClose: after Close no fetch starts, and the keys the Verifier has
+// still verify.
+func TestClose(t *testing.T) {
+	g := newGatehouse(t)
+	v := g.verifier()
+	raw := g.mint()
+	fetches := g.fetches.Load()
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(context.Background(), raw); err != nil {
+		t.Fatalf("a known key's token after Close: %v", err)
+	}
+	g.clock.Advance(verify.MaxKeysAge)
+	next, _ := newKey(t)
+	g.setKeys(next)
+	if _, err := v.Verify(context.Background(), g.mint()); err == nil {
+		t.Fatal("an unknown key's token verified after Close")
+	}
+	if got := g.fetches.Load(); got != fetches {
+		t.Fatalf("JWKS fetches after Close = %d, want %d", got, fetches)
+	}
+}
