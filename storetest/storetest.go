@@ -25,7 +25,8 @@ type Harness struct {
 	gatehouse.Store
 
 	// Count returns the number of rows in a table: users, identities,
-	// login_states, signing_keys, sessions or retired_refresh_tokens.
+	// login_states, signing_keys, sessions, retired_refresh_tokens or
+	// admin_keys.
 	Count func(t testing.TB, table string) int
 
 	// Break arranges for the next UpsertIdentity of a new account to fail
@@ -92,6 +93,9 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentUnlinksLeaveOne", testConcurrentUnlinks},
 		{"LoginStateLinkUser", testLoginStateLinkUser},
 		{"Count", testCount},
+		{"ListUsers", testListUsers},
+		{"DeleteUser", testDeleteUser},
+		{"AdminKeys", testAdminKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

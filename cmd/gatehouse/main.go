@@ -4,6 +4,7 @@
 //	gatehouse migrate [--dry-run]
 //	gatehouse user disable|enable USER_ID
 //	gatehouse keys list|rotate|revoke KID
+//	gatehouse admin key create|list|revoke NAME
 //	gatehouse healthcheck [--url URL]
 //	gatehouse version
 //
@@ -43,6 +44,7 @@ commands:
   migrate      apply the database migrations; --dry-run lists them
   user         disable or enable a user (gatehouse user disable USER_ID)
   keys         list, rotate or revoke the signing keys (gatehouse keys list)
+  admin        create, list or revoke admin API keys (gatehouse admin key list)
   healthcheck  exit 0 when the local server's /healthz answers 200, else 1
   version      print the version, VCS revision and Go version
 `
@@ -94,6 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runUser(ctx, args[1:], getenv, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		info, _ := debug.ReadBuildInfo()
 		fmt.Fprintln(stdout, versionLine(version, info))
