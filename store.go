@@ -237,6 +237,33 @@ type Store interface {
 	// ErrNotFound.
 	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
 
+	// ListUsers returns up to q.Limit users in id order (which is
+	// creation order, to the millisecond), starting after the id q.After,
+	// and only those q.Search selects. A page ends short only at the end.
+	ListUsers(ctx context.Context, q UserQuery) ([]*User, error)
+
+	// DeleteUser deletes the user with their identities, sessions (with
+	// their refresh token hashes) and pending link logins, in one
+	// transaction that also writes the context's audit events (the audit
+	// trail keeps the user id only). An unknown user is ErrNotFound.
+	DeleteUser(ctx context.Context, id string) error
+
+	// CreateAdminKey stores a new admin key. A key with the same name or
+	// hash, even a revoked one, is ErrConflict.
+	CreateAdminKey(ctx context.Context, k *AdminKey) error
+
+	// AdminKeys returns every admin key, revoked ones too, oldest first.
+	AdminKeys(ctx context.Context) ([]*AdminKey, error)
+
+	// UseAdminKey finds the live (not revoked) admin key with the given
+	// hash, records at as its last use, and returns it as stored then. An
+	// unknown or revoked key is ErrNotFound alike.
+	UseAdminKey(ctx context.Context, hash string, at time.Time) (*AdminKey, error)
+
+	// RevokeAdminKey revokes the live admin key of that name at at. A name
+	// with no live key is ErrNotFound.
+	RevokeAdminKey(ctx context.Context, name string, at time.Time) error
+
 	// Ping reports whether the database can be reached.
 	Ping(ctx context.Context) error
 

@@ -24,6 +24,9 @@ type Limits struct {
 	Refresh ratelimit.Rate
 	// Logout limits POST /auth/logout.
 	Logout ratelimit.Rate
+	// AdminAuth limits the failed authentications of the admin API (a
+	// wrong, unknown or revoked key, or none).
+	AdminAuth ratelimit.Rate
 	// RefreshPerSession limits the refreshes of one session.
 	RefreshPerSession ratelimit.Rate
 	// PendingLoginsPerClient caps the logins one client address may have
@@ -38,6 +41,7 @@ var DefaultLimits = Limits{
 	Authorize:              ratelimit.Rate{N: 60, Per: time.Minute},
 	Refresh:                ratelimit.Rate{N: 600, Per: time.Minute},
 	Logout:                 ratelimit.Rate{N: 120, Per: time.Minute},
+	AdminAuth:              ratelimit.Rate{N: 10, Per: time.Minute},
 	RefreshPerSession:      session.DefaultRefreshRate,
 	PendingLoginsPerClient: 100,
 }
@@ -47,7 +51,7 @@ func (l Limits) withDefaults() Limits {
 	for _, f := range []struct{ v, def *ratelimit.Rate }{
 		{&l.Login, &DefaultLimits.Login}, {&l.Authorize, &DefaultLimits.Authorize},
 		{&l.Refresh, &DefaultLimits.Refresh}, {&l.Logout, &DefaultLimits.Logout},
-		{&l.RefreshPerSession, &DefaultLimits.RefreshPerSession},
+		{&l.AdminAuth, &DefaultLimits.AdminAuth}, {&l.RefreshPerSession, &DefaultLimits.RefreshPerSession},
 	} {
 		if *f.v == (ratelimit.Rate{}) {
 			*f.v = *f.def
@@ -64,7 +68,7 @@ func (l Limits) withDefaults() Limits {
 
 // limiters are the per-address limiters of a Server.
 type limiters struct {
-	login, authorize, refresh, logout *ratelimit.Limiter
+	login, authorize, refresh, logout, adminAuth *ratelimit.Limiter
 }
 
 func newLimiters(l Limits) limiters {
@@ -73,6 +77,7 @@ func newLimiters(l Limits) limiters {
 		authorize: ratelimit.New(l.Authorize, ratelimit.DefaultMaxKeys),
 		refresh:   ratelimit.New(l.Refresh, ratelimit.DefaultMaxKeys),
 		logout:    ratelimit.New(l.Logout, ratelimit.DefaultMaxKeys),
+		adminAuth: ratelimit.New(l.AdminAuth, ratelimit.DefaultMaxKeys),
 	}
 }
 

@@ -421,6 +421,15 @@ var routeTable = []route{
 	{"GET", "/healthz", (*Server).handleHealth},
 	{"GET", "/readyz", (*Server).handleReady},
 	{"GET", "/openapi.json", (*Server).handleOpenAPI},
+	{"GET", "/admin/users", adminHandler((*Server).handleAdminUsers)},
+	{"GET", "/admin/users/{id}", adminHandler((*Server).handleAdminUser)},
+	{"POST", "/admin/users/{id}/disable", adminHandler((*Server).handleAdminDisable)},
+	{"POST", "/admin/users/{id}/enable", adminHandler((*Server).handleAdminEnable)},
+	{"DELETE", "/admin/users/{id}", adminHandler((*Server).handleAdminDeleteUser)},
+	{"GET", "/admin/users/{id}/sessions", adminHandler((*Server).handleAdminSessions)},
+	{"DELETE", "/admin/users/{id}/sessions/{sid}", adminHandler((*Server).handleAdminEndSession)},
+	{"DELETE", "/admin/users/{id}/sessions", adminHandler((*Server).handleAdminEndSessions)},
+	{"GET", "/admin/audit", adminHandler((*Server).handleAdminAudit)},
 }
 
 // routes builds the API's mux from routeTable. A known path with the wrong
@@ -438,6 +447,12 @@ func (s *Server) routes() http.Handler {
 			other.Method = m
 			if _, pattern := mux.Handler(&other); pattern != "/" {
 				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 && strings.HasPrefix(r.URL.Path, "/admin/") {
+			// While the admin API is off, its paths are unknown ones.
+			if on, err := s.adminOn(r.Context()); err != nil || !on {
+				allow = nil
 			}
 		}
 		if len(allow) == 0 {

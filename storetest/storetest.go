@@ -26,7 +26,7 @@ type Harness struct {
 
 	// Count returns the number of rows in a table: users, identities,
 	// login_states, signing_keys, sessions, retired_refresh_tokens or
-	// audit_events.
+	// audit_events or admin_keys.
 	Count func(t testing.TB, table string) int
 
 	// Break arranges for the next UpsertIdentity of a new account to fail
@@ -98,6 +98,9 @@ func Run(t *testing.T, open Open) {
 		{"AuditQuery", testAuditQuery},
 		{"AuditRetention", testAuditRetention},
 		{"AuditBounds", testAuditBounds},
+		{"ListUsers", testListUsers},
+		{"DeleteUser", testDeleteUser},
+		{"AdminKeys", testAdminKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

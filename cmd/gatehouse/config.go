@@ -67,6 +67,7 @@ type config struct {
 	RateAuthorize           ratelimit.Rate
 	RateRefresh             ratelimit.Rate
 	RateLogout              ratelimit.Rate
+	RateAdminAuth           ratelimit.Rate
 	RateSession             ratelimit.Rate
 	MaxPendingLogins        string
 	OnEmailMatch            string
@@ -161,6 +162,7 @@ func (c *config) staticSettings() []setting {
 		{"GATEHOUSE_RATE_LIMIT_AUTHORIZE", "rate-limit-authorize", server.DefaultLimits.Authorize.String(), "logins finished per client address on this node", &c.RateAuthorize},
 		{"GATEHOUSE_RATE_LIMIT_REFRESH", "rate-limit-refresh", server.DefaultLimits.Refresh.String(), "refreshes per client address on this node", &c.RateRefresh},
 		{"GATEHOUSE_RATE_LIMIT_LOGOUT", "rate-limit-logout", server.DefaultLimits.Logout.String(), "logouts per client address on this node", &c.RateLogout},
+		{"GATEHOUSE_RATE_LIMIT_ADMIN_AUTH", "rate-limit-admin-auth", server.DefaultLimits.AdminAuth.String(), "failed admin API authentications per client address on this node", &c.RateAdminAuth},
 		{"GATEHOUSE_RATE_LIMIT_REFRESH_SESSION", "rate-limit-refresh-session", server.DefaultLimits.RefreshPerSession.String(), "refresh token rotations per session on this node", &c.RateSession},
 		{"GATEHOUSE_ON_EMAIL_MATCH", "on-email-match", "refuse", "a first sign-in whose verified email another user has: refuse (409 account_exists; the person signs in and links the account) or new_account (a separate user)", &c.OnEmailMatch},
 		{"GATEHOUSE_METRICS_ADDR", "metrics-addr", "", "address of a separate listener serving Prometheus metrics at /metrics, such as 127.0.0.1:9090 (default: none); bind it to a private address", &c.MetricsAddr},
@@ -299,7 +301,7 @@ func (c *config) check() error {
 		return err
 	}
 	c.limits = server.Limits{Login: c.RateLogin, Authorize: c.RateAuthorize, Refresh: c.RateRefresh,
-		Logout: c.RateLogout, RefreshPerSession: c.RateSession}
+		Logout: c.RateLogout, AdminAuth: c.RateAdminAuth, RefreshPerSession: c.RateSession}
 	switch n, err := strconv.Atoi(c.MaxPendingLogins); {
 	case c.MaxPendingLogins == "off":
 		c.limits.PendingLoginsPerClient = -1

@@ -2,8 +2,10 @@
 //
 //	gatehouse serve [flags]
 //	gatehouse migrate [--dry-run]
-//	gatehouse user disable|enable USER_ID
+//	gatehouse user list|show|disable|enable|delete USER_ID
+//	gatehouse session list|end USER_ID [SESSION_ID|--all]
 //	gatehouse keys list|rotate|revoke KID
+//	gatehouse admin key create|list|revoke NAME
 //	gatehouse healthcheck [--url URL]
 //	gatehouse version
 //
@@ -41,9 +43,11 @@ const usage = `usage: gatehouse <command> [flags]
 commands:
   serve        run the server (gatehouse serve -h lists its settings)
   migrate      apply the database migrations; --dry-run lists them
-  user         disable or enable a user (gatehouse user disable USER_ID)
+  user         list, show, disable, enable or delete users (gatehouse user list)
+  session      list or end a user's sessions (gatehouse session list USER_ID)
   keys         list, rotate or revoke the signing keys (gatehouse keys list)
   audit        print the audit log (gatehouse audit --user ID --since 7d)
+  admin        create, list or revoke admin API keys (gatehouse admin key list)
   healthcheck  exit 0 when the local server's /healthz answers 200, else 1
   version      print the version, VCS revision and Go version
 `
@@ -97,6 +101,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], getenv, time.Now, stdout, stderr)
+	case "session":
+		return runSession(ctx, args[1:], getenv, stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		info, _ := debug.ReadBuildInfo()
 		fmt.Fprintln(stdout, versionLine(version, info))
