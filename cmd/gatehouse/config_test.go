@@ -218,3 +218,20 @@ func TestLimitSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingDuration: durations are shown as the settings write them, and
+// read back to the same value.
+func TestSettingDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		7 * 24 * time.Hour: "7d", 30 * 24 * time.Hour: "30d", 15 * time.Minute: "15m", time.Hour: "1h",
+		10 * time.Second: "10s", 90 * time.Second: "1m30s", 0: "0s", 25 * time.Hour: "25h",
+	} {
+		got := settingDuration(d)
+		if got != want {
+			t.Errorf("settingDuration(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := parseDuration(got); err != nil || back != d {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v", got, back, err, d)
+		}
+	}
+}
