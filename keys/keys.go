@@ -86,6 +86,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives reload failures; nil means slog.Default().
 	Logger *slog.Logger
+	// Actor names who acts in the audit log's key events: "cli" for the
+	// command line; "" for a server's own rotations.
+	Actor string
 }
 
 // Check reports the first bad field of c as a *gatehouse.ConfigError,
@@ -128,7 +131,7 @@ func (c *Config) policy() (*policy, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	p := &policy{alg: c.Algorithm, rotation: c.Rotation, retain: c.Retain, generate: token.GenerateKey}
+	p := &policy{alg: c.Algorithm, rotation: c.Rotation, retain: c.Retain, generate: token.GenerateKey, actor: c.Actor}
 	if c.EncryptionKey != nil {
 		s, err := newSealer(c.EncryptionKey)
 		if err != nil {
@@ -277,9 +280,9 @@ func update(ctx context.Context, store gatehouse.Store, p *policy, now func() ti
 		for _, k := range out {
 			switch old := was[k.ID]; {
 			case old == nil:
-				events = append(events, gatehouse.AuditEvent{Type: gatehouse.AuditKeyRotated, Time: t, Detail: map[string]string{"kid": k.ID}})
+				events = append(events, gatehouse.AuditEvent{Type: gatehouse.AuditKeyRotated, Time: t, Actor: p.actor, Detail: map[string]string{"kid": k.ID}})
 			case old.RevokedAt.IsZero() && !k.RevokedAt.IsZero():
-				events = append(events, gatehouse.AuditEvent{Type: gatehouse.AuditKeyRevoked, Time: t, Detail: map[string]string{"kid": k.ID}})
+				events = append(events, gatehouse.AuditEvent{Type: gatehouse.AuditKeyRevoked, Time: t, Actor: p.actor, Detail: map[string]string{"kid": k.ID}})
 			}
 		}
 		return out, nil

@@ -19,6 +19,8 @@ type policy struct {
 	rotation time.Duration
 	retain   time.Duration
 	sealer   *sealer
+	// actor names who acts in the audit events of key changes.
+	actor string
 	// generate makes a new stored key; token.GenerateKey unless a test
 	// needs something else.
 	generate func(alg string, now time.Time) (*gatehouse.SigningKey, error)

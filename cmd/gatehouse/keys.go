@@ -64,6 +64,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		Rotation:      cfg.KeyRotation,
 		Retain:        server.KeyRetention,
 		EncryptionKey: cfg.encryptionKey,
+		Actor:         "cli",
 	}
 	var stored []*gatehouse.SigningKey
 	switch action {

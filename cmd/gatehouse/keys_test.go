@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/sqlite"
 )
@@ -47,6 +48,23 @@ func TestKeysCommand(t *testing.T) {
 	if out, err = keysRun(kv, "revoke", active); err != nil {
 		t.Fatal(err)
 	}
+	// The audit log names the command line as the actor of both changes.
+	audit, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{gatehouse.AuditKeyRotated, gatehouse.AuditKeyRevoked} {
+		page, err := audit.AuditEvents(ctx, gatehouse.AuditFilter{Type: typ})
+		if err != nil || len(page.Events) == 0 {
+			t.Fatalf("%s events = %v, %v; want some", typ, page, err)
+		}
+		for _, ev := range page.Events {
+			if ev.Actor != "cli" {
+				t.Errorf("%s event actor = %q, want cli", typ, ev.Actor)
+			}
+		}
+	}
+	audit.Close()
 	if state(out, "revoked") != active || state(out, "active") != next {
 		t.Fatalf("after revoking the active key, keys printed:\n%s\nwant %s revoked and %s active", out, active, next)
 	}
