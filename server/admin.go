@@ -18,9 +18,24 @@ import (
 // its key as "Authorization: Bearer gha_…"; a wrong, unknown or revoked
 // key is the same 401, and failures count against the client's address.
 
-// adminKey authenticates r as an admin call and returns the key's name.
+// adminOnFor is how long a node keeps its reading of whether the admin API
+// is on, so that requests to /admin/… from strangers cost at most one
+// query per node in that time. A key made or revoked from the command line
+// takes effect within it.
+const adminOnFor = time.Second
+
+// adminKey authenticates r as an admin call and returns the key's name. A
+// right key is never refused for the failures of its address; a wrong one
+// costs one indexed lookup before it counts against them.
 func (s *Server) adminKey(r *http.Request) (string, error) {
 	ctx := r.Context()
+	on, err := s.adminOn(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !on {
+		return "", gatehouse.Errorf(gatehouse.ENotFound, "no such endpoint")
+	}
 	if raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && gatehouse.IsAdminKey(raw) {
 		h := gatehouse.HashAdminKey(raw)
 		k, err := s.store.UseAdminKey(ctx, h, s.now())
@@ -31,13 +46,6 @@ func (s *Server) adminKey(r *http.Request) (string, error) {
 			return "", err
 		}
 	}
-	on, err := s.adminOn(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !on {
-		return "", gatehouse.Errorf(gatehouse.ENotFound, "no such endpoint")
-	}
 	if err := s.allow(s.limits.adminAuth, r); err != nil {
 		return "", err
 	}
@@ -45,18 +53,24 @@ func (s *Server) adminKey(r *http.Request) (string, error) {
 }
 
 // adminOn reports whether a live admin key exists, which turns the admin
-// API on.
+// API on, as read at most adminOnFor ago.
 func (s *Server) adminOn(ctx context.Context) (bool, error) {
+	s.adminState.Lock()
+	defer s.adminState.Unlock()
+	now := s.now()
+	if !s.adminState.at.IsZero() && now.Sub(s.adminState.at) < adminOnFor && !now.Before(s.adminState.at) {
+		return s.adminState.on, nil
+	}
 	keys, err := s.store.AdminKeys(ctx)
 	if err != nil {
 		return false, err
 	}
+	on := false
 	for _, k := range keys {
-		if k.RevokedAt == nil {
-			return true, nil
-		}
+		on = on || k.RevokedAt == nil
 	}
-	return false, nil
+	s.adminState.on, s.adminState.at = on, now
+	return on, nil
 }
 
 // adminAudit records an admin call that changes nothing (a read): an

@@ -22,6 +22,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -184,6 +185,13 @@ type Server struct {
 	cleanup  *cleanup.Loop
 	limits   limiters
 	metrics  Recorder
+
+	// adminState is whether the admin API is on, as last read (adminOn).
+	adminState struct {
+		sync.Mutex
+		on bool
+		at time.Time
+	}
 
 	handler http.Handler
 }
