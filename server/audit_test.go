@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
 // TestAuditLog: the HTTP layer's events reach the audit table with the
@@ -103,5 +104,29 @@ func TestAuditLog(t *testing.T) {
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFailedLoginAuditBounded: anyone can fail a login, so a node stores at
+// most FailedLoginAuditRate of them; the rest are only logged.
+func TestFailedLoginAuditBounded(t *testing.T) {
+	e := newEnv(t, func(o *envOptions) {
+		o.config = func(c *Config) { c.Limits.Authorize = ratelimit.Unlimited }
+	})
+	n := FailedLoginAuditRate.N + 10
+	for range n {
+		if r := e.authorize(e.browser, "dev", map[string]string{"code": "x", "state": "y"}); r.status != http.StatusBadRequest {
+			t.Fatalf("authorize = %d %s", r.status, r.body)
+		}
+	}
+	p, err := e.store.AuditEvents(context.Background(), gatehouse.AuditFilter{Type: gatehouse.AuditLoginFailed, Limit: gatehouse.MaxAuditLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Events) != FailedLoginAuditRate.N {
+		t.Fatalf("%d failed logins stored out of %d, want %d", len(p.Events), n, FailedLoginAuditRate.N)
+	}
+	if got := strings.Count(e.logs.String(), "reason=invalid_state"); got < n {
+		t.Errorf("%d failed logins logged, want all %d", got, n)
 	}
 }

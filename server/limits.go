@@ -69,7 +69,16 @@ func (l Limits) withDefaults() Limits {
 // limiters are the per-address limiters of a Server.
 type limiters struct {
 	login, authorize, refresh, logout, adminAuth *ratelimit.Limiter
+	// failedLoginAudit bounds the failed logins a node writes to the audit
+	// table, all clients together (FailedLoginAuditRate).
+	failedLoginAudit *ratelimit.Limiter
 }
+
+// FailedLoginAuditRate is how many failed logins a node writes to the audit
+// table, all clients together: anyone can fail a login, and each would be
+// a row kept for the audit retention. Past it, a failed login is still
+// logged and counted in the metrics, but not stored.
+var FailedLoginAuditRate = ratelimit.Rate{N: 120, Per: time.Minute}
 
 func newLimiters(l Limits) limiters {
 	return limiters{
@@ -78,6 +87,8 @@ func newLimiters(l Limits) limiters {
 		refresh:   ratelimit.New(l.Refresh, ratelimit.DefaultMaxKeys),
 		logout:    ratelimit.New(l.Logout, ratelimit.DefaultMaxKeys),
 		adminAuth: ratelimit.New(l.AdminAuth, ratelimit.DefaultMaxKeys),
+
+		failedLoginAudit: ratelimit.New(FailedLoginAuditRate, 1),
 	}
 }
 

@@ -178,6 +178,9 @@ func (s *Server) auditLogin(r *http.Request, provider, subject, userID string, e
 	if subject != "" {
 		d["subject"] = subject
 	}
+	if ok, _ := s.limits.failedLoginAudit.Allow("", s.now()); !ok {
+		return // logged above; the table's share is spent for now
+	}
 	ev := gatehouse.AuditEvent{Type: gatehouse.AuditLoginFailed, Time: s.now(), UserID: userID,
 		IP: s.clientIP(r), UserAgent: r.UserAgent(), Detail: d}
 	if aerr := s.store.AppendAudit(r.Context(), ev); aerr != nil {
