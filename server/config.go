@@ -94,6 +94,12 @@ func (cfg Config) resolve() (*resolved, error) {
 	if err := (cleanup.Config{AuditRetention: cfg.AuditRetention}).Check(); err != nil {
 		return nil, err // the field has the same name here
 	}
+	switch {
+	case r.TokenCacheSize == 0:
+		r.TokenCacheSize = DefaultTokenCacheSize
+	case r.TokenCacheSize > token.MaxCacheSize:
+		return nil, gatehouse.ConfigErrorf("TokenCacheSize", "must be at most %d, got %d", token.MaxCacheSize, r.TokenCacheSize)
+	}
 	if r.CORSOrigins == nil {
 		r.CORSOrigins = []string{origin(r.app)}
 	}

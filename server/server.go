@@ -60,6 +60,9 @@ const (
 	// DefaultRefreshGrace is how long a rotated refresh token still gets
 	// its successor, for tabs that refresh at the same moment.
 	DefaultRefreshGrace = session.DefaultGrace
+	// DefaultTokenCacheSize is how many verified access tokens a node
+	// remembers.
+	DefaultTokenCacheSize = token.DefaultCacheSize
 	// MaxRefreshGrace caps the grace window: a stolen token is usable
 	// alongside the real one for that long.
 	MaxRefreshGrace = session.MaxGrace
@@ -156,6 +159,12 @@ type Config struct {
 	// AuditRetention is how long the audit log keeps an event, 1 day to
 	// 10 years; zero means 90 days (package cleanup deletes older ones).
 	AuditRetention time.Duration
+	// TokenCacheSize is how many verified access tokens the server
+	// remembers (token.Cache), so that a token seen again skips its
+	// signature check; the session check of every request stays. Zero
+	// means DefaultTokenCacheSize, a negative value no cache; at most
+	// token.MaxCacheSize.
+	TokenCacheSize int
 	// Metrics, if set, counts logins, refreshes, logouts and revoked
 	// sessions (package metrics); nil counts nothing.
 	Metrics Recorder
@@ -270,6 +279,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.issuer = &token.Issuer{Issuer: s.publicURL, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL, Keys: s.keys, Now: s.now}
 	s.verifier = &token.Verifier{Issuer: s.publicURL, Audience: cfg.Audience, Keys: s.keys,
 		Leeway: Leeway, MaxTTL: cfg.AccessTokenTTL, Now: s.now}
+	if cfg.TokenCacheSize > 0 {
+		s.verifier.Cache = token.NewCache(cfg.TokenCacheSize)
+	}
 	s.sessions, err = session.New(session.Config{
 		Store:       cfg.Store,
 		IdleTimeout: cfg.SessionIdleTimeout,

@@ -28,6 +28,16 @@ type cacheEntry struct {
 	kid    string
 }
 
+// Bounds of a Cache's size, for the settings that choose it.
+const (
+	// DefaultCacheSize is how many verified tokens a Cache of default
+	// size remembers: a few MB, and enough for the active users of most
+	// deployments. An entry costs a few hundred bytes.
+	DefaultCacheSize = 10_000
+	// MaxCacheSize is the largest size a setting may ask for.
+	MaxCacheSize = 1_000_000
+)
+
 // evictProbes is how many entries a full Cache looks at for an expired one
 // before dropping whichever it saw first.
 const evictProbes = 8
@@ -40,6 +50,9 @@ func NewCache(size int) *Cache {
 	}
 	return &Cache{size: size, entries: make(map[[sha256.Size]byte]cacheEntry)}
 }
+
+// Size returns the most tokens the cache holds.
+func (c *Cache) Size() int { return c.size }
 
 // Len returns the number of tokens in the cache, expired ones included.
 func (c *Cache) Len() int {

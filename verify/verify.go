@@ -32,7 +32,7 @@ const (
 	// DefaultCacheSize is how many verified tokens are remembered. The
 	// cache costs a few hundred bytes a token and saves a signature check
 	// per request; WithCacheSize(0) turns it off.
-	DefaultCacheSize = 10_000
+	DefaultCacheSize = token.DefaultCacheSize
 	// DefaultMaxTTL is the longest token lifetime accepted: Gatehouse's
 	// own maximum access-token TTL.
 	DefaultMaxTTL = time.Hour

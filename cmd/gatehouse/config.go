@@ -70,6 +70,7 @@ type config struct {
 	RateAdminAuth           ratelimit.Rate
 	RateSession             ratelimit.Rate
 	MaxPendingLogins        string
+	TokenCacheSize          string
 	OnEmailMatch            string
 	MetricsAddr             string
 
@@ -77,6 +78,7 @@ type config struct {
 	corsOrigins    []string
 	trustedProxies []netip.Prefix
 	maxConnections int
+	tokenCacheSize int
 	generic        []genericOIDC
 	oidc           []oidcProvider
 	encryptionKey  []byte
@@ -167,6 +169,7 @@ func (c *config) staticSettings() []setting {
 		{"GATEHOUSE_ON_EMAIL_MATCH", "on-email-match", "refuse", "a first sign-in whose verified email another user has: refuse (409 account_exists; the person signs in and links the account) or new_account (a separate user)", &c.OnEmailMatch},
 		{"GATEHOUSE_METRICS_ADDR", "metrics-addr", "", "address of a separate listener serving Prometheus metrics at /metrics, such as 127.0.0.1:9090 (default: none); bind it to a private address", &c.MetricsAddr},
 		{"GATEHOUSE_MAX_PENDING_LOGINS", "max-pending-logins", strconv.Itoa(server.DefaultLimits.PendingLoginsPerClient), "logins one client address may have started and not finished, across all nodes, or off", &c.MaxPendingLogins},
+		{"GATEHOUSE_TOKEN_CACHE_SIZE", "token-cache-size", strconv.Itoa(server.DefaultTokenCacheSize), "verified access tokens this node remembers, so that a token seen again skips its signature check (the session is still checked on every request), or off", &c.TokenCacheSize},
 	}
 }
 
@@ -310,6 +313,14 @@ func (c *config) check() error {
 	default:
 		c.limits.PendingLoginsPerClient = n
 	}
+	switch n, err := strconv.Atoi(c.TokenCacheSize); {
+	case c.TokenCacheSize == "off":
+		c.tokenCacheSize = -1
+	case err != nil || n < 1:
+		return fmt.Errorf("GATEHOUSE_TOKEN_CACHE_SIZE: %q is not a positive whole number or off", c.TokenCacheSize)
+	default:
+		c.tokenCacheSize = n
+	}
 	// The server checks its own settings; the error names the Config
 	// field, mapped back to the variable here.
 	if err := c.serverConfig(nil, nil, nil).Check(); err != nil {
@@ -408,6 +419,7 @@ var serverFields = map[string]string{
 	"TrustedProxies":     "GATEHOUSE_TRUSTED_PROXIES",
 	"OnEmailMatch":       "GATEHOUSE_ON_EMAIL_MATCH",
 	"AuditRetention":     "GATEHOUSE_AUDIT_RETENTION",
+	"TokenCacheSize":     "GATEHOUSE_TOKEN_CACHE_SIZE",
 }
 
 // settingError names the variable behind a server.Config field in err.
@@ -448,6 +460,7 @@ func (c *config) serverConfig(store gatehouse.Store, providers []server.Provider
 		PendingLogoutsFile: pendingLogoutsFile(c),
 		OnEmailMatch:       c.OnEmailMatch,
 		AuditRetention:     c.AuditRetention,
+		TokenCacheSize:     c.tokenCacheSize,
 	}
 }
 

@@ -219,6 +219,30 @@ func TestLimitSettings(t *testing.T) {
 	}
 }
 
+// TestTokenCacheSetting: the token cache size defaults to the server's,
+// reads a number or off, and a bad value names its setting.
+func TestTokenCacheSetting(t *testing.T) {
+	for v, want := range map[string]int{"": server.DefaultTokenCacheSize, "500": 500, "off": -1} {
+		vars := env()
+		if v != "" {
+			vars = env("GATEHOUSE_TOKEN_CACHE_SIZE", v)
+		}
+		c, err := loadConfig(nil, vars, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.serverConfig(nil, nil, nil).TokenCacheSize; got != want {
+			t.Errorf("GATEHOUSE_TOKEN_CACHE_SIZE=%q: TokenCacheSize %d, want %d", v, got, want)
+		}
+	}
+	for _, bad := range []string{"0", "-5", "lots", "1000001"} {
+		if _, err := loadConfig(nil, env("GATEHOUSE_TOKEN_CACHE_SIZE", bad), io.Discard); err == nil ||
+			!strings.Contains(err.Error(), "GATEHOUSE_TOKEN_CACHE_SIZE") {
+			t.Errorf("GATEHOUSE_TOKEN_CACHE_SIZE=%s: error %v, want one naming the setting", bad, err)
+		}
+	}
+}
+
 // TestSettingDuration: durations are shown as the settings write them, and
 // read back to the same value.
 func TestSettingDuration(t *testing.T) {
