@@ -202,5 +202,26 @@ type Session struct {
 
 // Active reports whether the session can still be used at t.
 func (s *Session) Active(t time.Time) bool {
+	return s.Status().Active(t)
+}
+
+// Status returns what a request with an access token checks of s.
+func (s *Session) Status() SessionStatus {
+	return SessionStatus{ID: s.ID, UserID: s.UserID, IdleExpiresAt: s.IdleExpiresAt, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt}
+}
+
+// SessionStatus is the part of a Session that every request with an access
+// token checks: whose it is, and whether it is still live. It carries no
+// secret.
+type SessionStatus struct {
+	ID            string
+	UserID        string
+	IdleExpiresAt time.Time
+	ExpiresAt     time.Time
+	RevokedAt     *time.Time
+}
+
+// Active reports whether the session can still be used at t.
+func (s SessionStatus) Active(t time.Time) bool {
 	return s.RevokedAt == nil && t.Before(s.ExpiresAt) && t.Before(s.IdleExpiresAt)
 }

@@ -200,6 +200,11 @@ type Store interface {
 	// access token checks, so it is one lookup.
 	SessionUser(ctx context.Context, id string) (*Session, *User, error)
 
+	// SessionStatus is SessionUser reading only the session's status: the
+	// lookup of every request with an access token, so it reads no more
+	// than that check needs.
+	SessionStatus(ctx context.Context, id string) (*SessionStatus, *User, error)
+
 	// UpdateSessionByToken finds the session whose live or retired refresh
 	// token has the hash tokenHash and, in one transaction that no other
 	// update of that session can interleave with, calls update with it, its

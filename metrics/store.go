@@ -105,6 +105,12 @@ func (s *store) SessionUser(ctx context.Context, id string) (*gatehouse.Session,
 	return sess, u, err
 }
 
+func (s *store) SessionStatus(ctx context.Context, id string) (*gatehouse.SessionStatus, *gatehouse.User, error) {
+	sess, u, err := s.Store.SessionStatus(ctx, id)
+	s.m.storeError(ctx, "SessionStatus", err)
+	return sess, u, err
+}
+
 func (s *store) UpdateSessionByToken(ctx context.Context, tokenHash string, now time.Time,
 	update func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, *gatehouse.User, error) {
 	sess, u, err := s.Store.UpdateSessionByToken(ctx, tokenHash, now, update)

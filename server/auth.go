@@ -30,7 +30,7 @@ func (s *Server) authenticate(r *http.Request) (*token.Claims, error) {
 // stored now. The token must name a session that is still active, of a
 // user who still exists and is not disabled: revocation takes effect on the
 // next request, with no cache in between.
-func (s *Server) session(r *http.Request) (*gatehouse.Session, *gatehouse.User, error) {
+func (s *Server) session(r *http.Request) (*gatehouse.SessionStatus, *gatehouse.User, error) {
 	claims, err := s.authenticate(r)
 	if err != nil {
 		return nil, nil, err

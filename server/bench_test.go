@@ -108,3 +108,82 @@ func BenchmarkRefresh(b *testing.B) {
 		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds()), "p99-µs")
 	}
 }
+
+// benchTokens starts n sessions of n users and returns an access token of
+// each, for the benchmarks of the authenticated routes.
+func benchTokens(b testing.TB, s *Server, store gatehouse.Store, n int) []string {
+	b.Helper()
+	ctx := context.Background()
+	out := make([]string, n)
+	for i := range out {
+		name, email := "Bench User", fmt.Sprintf("user%d@example.com", i)
+		u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "bench", Subject: fmt.Sprint(i),
+			Profile: gatehouse.Profile{Name: &name, Email: &email}}, time.Now(), gatehouse.EmailMatchNewAccount)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sess, _, err := s.sessions.Start(ctx, u, session.Client{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if out[i], _, err = s.issuer.Mint(u.ID, sess.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return out
+}
+
+// benchAuthenticated serves GET path through h from many goroutines at
+// once, each with its own session's token, with no network in between:
+// what it measures is the server's own work per request (token check,
+// session query, JSON), and its allocations.
+func benchAuthenticated(b *testing.B, path string, h func(s *Server) http.Handler) {
+	store, _, _ := testStore(b, nil)
+	s, err := New(context.Background(), Config{PublicURL: "http://127.0.0.1", Store: store, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	handler := h(s)
+	tokens := benchTokens(b, s, store, 64)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		bearer := "Bearer " + tokens[int(next.Add(1))%len(tokens)]
+		// A context that can be cancelled, as net/http gives every
+		// request: code that watches it pays for that on each request.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+		req.Header.Set("Authorization", bearer)
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			handler.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Errorf("GET %s: %d %s", path, w.Code, w.Body)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkMe measures GET /me inside the server: the token check (from
+// the second request of a token on, a hit in the verified-token cache),
+// the session query and the JSON of the user.
+//
+//	go test -run XXX -bench 'Me$' -benchmem ./server
+func BenchmarkMe(b *testing.B) {
+	benchAuthenticated(b, "/me", func(s *Server) http.Handler { return s })
+}
+
+// BenchmarkRequire measures Server.Require guarding a trivial handler.
+func BenchmarkRequire(b *testing.B) {
+	benchAuthenticated(b, "/private", func(s *Server) http.Handler {
+		return s.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"ok":true}`))
+		}))
+	})
+}

@@ -97,6 +97,13 @@ func (f *fault) SessionUser(ctx context.Context, id string) (*gatehouse.Session,
 	return f.Store.SessionUser(ctx, id)
 }
 
+func (f *fault) SessionStatus(ctx context.Context, id string) (*gatehouse.SessionStatus, *gatehouse.User, error) {
+	if f.get().readsDown {
+		return nil, nil, errInjected
+	}
+	return f.Store.SessionStatus(ctx, id)
+}
+
 func (f *fault) User(ctx context.Context, id string) (*gatehouse.User, error) {
 	if f.get().readsDown {
 		return nil, errInjected

@@ -267,16 +267,16 @@ func (m *Manager) Start(ctx context.Context, u *gatehouse.User, c Client) (*gate
 	return sess, raw, nil
 }
 
-// Authenticate returns the session sid and its user, as stored now, for a
-// request with an access token of user sub in session sid. The session
+// Authenticate returns the status of session sid and its user, as stored
+// now, for a request with an access token of user sub in session sid. The session
 // must be live, its user must exist and not be disabled, and no logout of
 // it may be waiting on this node: revocation takes effect on the next
 // request, with no cache in between.
-func (m *Manager) Authenticate(ctx context.Context, sid, sub string) (*gatehouse.Session, *gatehouse.User, error) {
+func (m *Manager) Authenticate(ctx context.Context, sid, sub string) (*gatehouse.SessionStatus, *gatehouse.User, error) {
 	if m.pending.blocked(sid) {
 		return nil, nil, gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended")
 	}
-	sess, u, err := m.store.SessionUser(ctx, sid)
+	sess, u, err := m.store.SessionStatus(ctx, sid)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, nil, gatehouse.Errorf(gatehouse.EInvalidToken, "the session has ended or the user no longer exists")
 	}

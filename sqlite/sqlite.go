@@ -32,10 +32,14 @@ import (
 type Store struct {
 	read  *sql.DB
 	write *sql.DB
-	// stmts holds the writer's prepared statements, by query: SQLite
-	// compiles a statement's text anew at every call otherwise, and the
-	// writer is the one thing every write waits for.
-	stmts sync.Map // string → *sql.Stmt
+	// writeStmts and readStmts hold prepared statements, by query:
+	// SQLite compiles a statement's text anew at every call otherwise.
+	// The writer's are those of the busiest writes (the writer is the one
+	// thing every write waits for); the readers' are those of every
+	// request with an access token. database/sql prepares a reader's
+	// statement on each connection of the pool the first time it runs
+	// there, and keeps it.
+	writeStmts, readStmts sync.Map // string → *sql.Stmt
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -104,10 +108,12 @@ func Connect(ctx context.Context, path string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error {
 	var errs []error
-	s.stmts.Range(func(_, v any) bool {
-		errs = append(errs, v.(*sql.Stmt).Close())
-		return true
-	})
+	for _, m := range []*sync.Map{&s.writeStmts, &s.readStmts} {
+		m.Range(func(_, v any) bool {
+			errs = append(errs, v.(*sql.Stmt).Close())
+			return true
+		})
+	}
 	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
 }
 
@@ -119,21 +125,36 @@ func (s *Store) Close() error {
 func (s *Store) prepare(ctx context.Context, queries ...string) ([]*sql.Stmt, error) {
 	out := make([]*sql.Stmt, len(queries))
 	for i, q := range queries {
-		if st, ok := s.stmts.Load(q); ok {
-			out[i] = st.(*sql.Stmt)
-			continue
-		}
-		st, err := s.write.PrepareContext(ctx, q)
+		st, err := prepared(ctx, s.write, &s.writeStmts, q)
 		if err != nil {
-			return nil, wrap(err)
-		}
-		if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
-			st.Close()
-			st = prev.(*sql.Stmt)
+			return nil, err
 		}
 		out[i] = st
 	}
 	return out, nil
+}
+
+// readStmt returns the statement for query on the readers' pool, prepared
+// once and reused (the same rule as prepare).
+func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	return prepared(ctx, s.read, &s.readStmts, query)
+}
+
+// prepared returns the statement for query from stmts, preparing it on db
+// the first time.
+func prepared(ctx context.Context, db *sql.DB, stmts *sync.Map, query string) (*sql.Stmt, error) {
+	if st, ok := stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if prev, loaded := stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		st = prev.(*sql.Stmt)
+	}
+	return st, nil
 }
 
 // Ping reports whether the database file can be read.

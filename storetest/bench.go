@@ -31,6 +31,30 @@ func Bench(b *testing.B, open Open) {
 			}
 		})
 	})
+	// SessionUser is the query of every request with an access token.
+	b.Run("SessionUser", func(b *testing.B) {
+		s := open(b)
+		u, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0, gatehouse.EmailMatchNewAccount)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sess := &gatehouse.Session{ID: "s1", UserID: u.ID, Secret: []byte("secret"), CurrentHash: "rt-s1",
+			CreatedAt: t0, LastUsedAt: t0, IdleExpiresAt: t0.Add(time.Hour), ExpiresAt: t0.Add(time.Hour),
+			UserAgent: "Mozilla/5.0", IP: "203.0.113.7"}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, _, err := s.SessionUser(ctx, "s1"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 	b.Run("UpsertIdentity/Returning", func(b *testing.B) {
 		s := open(b)
 		if _, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0, gatehouse.EmailMatchNewAccount); err != nil {

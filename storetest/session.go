@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,6 +86,52 @@ func testSessionRoundTrip(t *testing.T, s *Harness) {
 	bad.ID, bad.CurrentHash, bad.UserAgent = "s3", "rt-s3", "nul\x00"
 	if err := s.CreateSession(ctx, &bad); !errors.Is(err, gatehouse.ErrInvalid) {
 		t.Errorf("a session with a NUL in its user agent: %v, want ErrInvalid", err)
+	}
+}
+
+// testSessionStatus: the lookup of every authenticated request reads the
+// session's status and its user as stored now: a revocation, a disabled or
+// deleted user show at the next call.
+func testSessionStatus(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	u, sess := newSession(t, s, "1", "s1")
+	check := func(what string, wantRevoked, wantDisabled bool) {
+		t.Helper()
+		got, gotU, err := s.SessionStatus(ctx, "s1")
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		want := sess.Status()
+		if got.ID != want.ID || got.UserID != want.UserID || !got.IdleExpiresAt.Equal(want.IdleExpiresAt) ||
+			!got.ExpiresAt.Equal(want.ExpiresAt) || (got.RevokedAt != nil) != wantRevoked {
+			t.Errorf("%s: status = %+v, want %+v (revoked %v)", what, got, want, wantRevoked)
+		}
+		if wantRevoked && !got.RevokedAt.Equal(t0) {
+			t.Errorf("%s: RevokedAt = %v, want %v", what, got.RevokedAt, t0)
+		}
+		full, err := s.User(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gotU, full) || (gotU.DisabledAt != nil) != wantDisabled {
+			t.Errorf("%s: user = %+v, want %+v (disabled %v)", what, gotU, full, wantDisabled)
+		}
+	}
+	check("a new session", false, false)
+	for _, id := range []string{"nope", "", "\x00", "' OR 1=1--"} {
+		if _, _, err := s.SessionStatus(ctx, id); !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("SessionStatus(%q) error = %v, want ErrNotFound", id, err)
+		}
+	}
+	if err := s.SetUserDisabled(ctx, u.ID, true, t0); err != nil {
+		t.Fatal(err)
+	}
+	check("after disabling the user", true, true)
+	if err := s.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SessionStatus(ctx, "s1"); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Errorf("SessionStatus after deleting the user = %v, want ErrNotFound", err)
 	}
 }
 

@@ -72,6 +72,7 @@ func Run(t *testing.T, open Open) {
 		{"Ping", testPing},
 		{"KilledUpsertLeavesNothing", testKilledUpsert},
 		{"SessionRoundTrip", testSessionRoundTrip},
+		{"SessionStatus", testSessionStatus},
 		{"SessionRotation", testSessionRotation},
 		{"SessionUpdateErrorWritesNothing", testSessionUpdateErrorWritesNothing},
 		{"ConcurrentRotationRotatesOnce", testConcurrentRotation},
