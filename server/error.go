@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -126,14 +128,33 @@ func causeOf(e *gatehouse.Error) slog.Value {
 	return slog.StringValue(e.Err.Error())
 }
 
+// jsonBuffers are the buffers writeJSON encodes into, reused across
+// requests; one that grew past maxPooledJSON is left to the collector.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledJSON = 64 << 10
+
+// contentTypeJSON is the Content-Type of every JSON answer, shared by all:
+// Header.Set replaces a value rather than writing into it.
+var contentTypeJSON = []string{"application/json; charset=utf-8"}
+
 // writeJSON writes v as the JSON response body with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledJSON {
+			buf.Reset()
+			jsonBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	// Encode ends the body with a newline, as the API's answers do.
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		b = []byte(`{"error":"server_error","error_description":"internal error"}`)
+		buf.Reset()
+		buf.WriteString(`{"error":"server_error","error_description":"internal error"}` + "\n")
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header()["Content-Type"] = contentTypeJSON
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(buf.Bytes())
 }

@@ -11,20 +11,39 @@ import (
 // from; handlers that serve public, cacheable documents (the JWKS) override
 // Cache-Control.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	headers := securityHeaders
+	if s.https {
+		headers = append(headers, [2]string{"Strict-Transport-Security", "max-age=63072000"})
+	}
+	// Each value is one shared slice, set as it is: Header.Set and Add
+	// replace or grow a value (its capacity is its length), never write
+	// into it, and this saves an allocation per header per request.
+	values := make([][]string, len(headers))
+	for i, kv := range headers {
+		values[i] = []string{kv[1]}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Pragma", "no-cache")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		h.Set("X-Frame-Options", "DENY")
-		if s.https {
-			h.Set("Strict-Transport-Security", "max-age=63072000")
+		for i, kv := range headers {
+			h[kv[0]] = values[i]
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// securityHeaders are the headers, in canonical form, of every answer.
+var securityHeaders = [][2]string{
+	{"Cache-Control", "no-store"},
+	{"Pragma", "no-cache"},
+	{"Referrer-Policy", "no-referrer"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+	{"X-Frame-Options", "DENY"},
+}
+
+// varyOrigin is the Vary header of every answer (see securityHeaders for
+// why it is shared).
+var varyOrigin = []string{"Origin"}
 
 // allowedOrigin reports whether a browser page at origin may call the API
 // with credentials: Gatehouse's own origin and the configured CORS origins
@@ -39,7 +58,11 @@ func (s *Server) allowedOrigin(origin string) bool {
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Add("Vary", "Origin")
+		if _, ok := h["Vary"]; ok {
+			h.Add("Vary", "Origin")
+		} else {
+			h["Vary"] = varyOrigin
+		}
 		origin := r.Header.Get("Origin")
 		if origin == "" {
 			next.ServeHTTP(w, r)

@@ -123,11 +123,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // serve runs Gatehouse on ln until ctx is done.
 func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) error {
 	defer ln.Close()
-	var handler slog.Handler = slog.NewTextHandler(logOut, nil)
-	if cfg.LogFormat == "json" {
-		handler = slog.NewJSONHandler(logOut, nil)
-	}
+	handler := logHandler(logOut, cfg.LogFormat)
 	log := slog.New(handler)
+	// The access log, one line per request, is written out in batches;
+	// every other line at once.
+	buffered := newLogBuffer(logOut)
+	defer buffered.Close()
+	access := slog.New(logHandler(buffered, cfg.LogFormat))
 
 	store, applied, err := openStore(ctx, cfg.db)
 	if err != nil {
@@ -199,7 +201,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	}
 
 	var requests inFlight
-	srv := newHTTPServer(requests.count(accessLog(log, counted)), handler)
+	srv := newHTTPServer(requests.count(accessLog(access, counted)), handler)
 	guarded, err := guard(ln, srv, cfg.maxConnections, log)
 	if err != nil {
 		return err
@@ -238,6 +240,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// logHandler returns the handler of the log format ("text" or "json") on w.
+func logHandler(w io.Writer, format string) slog.Handler {
+	if format == "json" {
+		return slog.NewJSONHandler(w, nil)
+	}
+	return slog.NewTextHandler(w, nil)
+}
+
 // accessLog logs one line per request: method, path, status and duration.
 // The query string is never logged: it is where codes and misplaced tokens
 // travel.
@@ -247,8 +257,8 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"duration_ms", time.Since(start).Milliseconds(), "ip", host)
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Int64("duration_ms", time.Since(start).Milliseconds()), slog.String("ip", host))
 	})
 }
 
