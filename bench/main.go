@@ -144,6 +144,16 @@ type report struct {
 	RSS []rssSample
 	// Problems are the warnings and errors in the binary's log.
 	Problems []string
+	// CPU is how the machine's CPU time went while the binary ran.
+	CPU      cpuShare
+	postgres bool
+}
+
+// cpuShare is the CPU time of a run, each as a fraction of all the cores'
+// time: the whole machine busy, and the part of it this bench's processes
+// took (the load generator and the servers, not PostgreSQL).
+type cpuShare struct {
+	Busy, Bench float64
 }
 
 type rssSample struct {
@@ -220,7 +230,8 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 	}
 
 	fmt.Fprint(out, machine(o, dbName, seedTime))
-	rep := &report{}
+	rep := &report{postgres: dbName == "postgres"}
+	start, busy0, self0 := time.Now(), machineBusy(), processCPU(os.Getpid())
 	b, err := startBinary(ctx, bin, tmp, db)
 	if err != nil {
 		return nil, err
@@ -308,6 +319,12 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 	}
 	if rep.Problems, err = b.logProblems(); err != nil {
 		return nil, err
+	}
+	b.stop()
+	if busy0 >= 0 && self0 >= 0 {
+		all := time.Since(start).Seconds() * clockTicks * float64(runtime.NumCPU())
+		ours := processCPU(os.Getpid()) - self0 + b.cpu + bare.cpuUsed() + require.cpuUsed()
+		rep.CPU = cpuShare{Busy: float64(machineBusy()-busy0) / all, Bench: float64(ours) / all}
 	}
 	rep.write(out)
 	return rep, nil
@@ -489,6 +506,14 @@ func (r *report) write(w io.Writer) {
 			duration(x.P50), duration(x.P99), ratio, x.Errors)
 	}
 	fmt.Fprintln(w, "\nratio: req/s over bare's at the same connections; login counts whole logins (4 requests)")
+	if r.CPU.Busy > 0 {
+		fmt.Fprintf(w, "\nCPU while the binary ran, of all cores' time: the machine busy %.0f%%, this bench's processes %.0f%%, other processes %.0f%%",
+			100*r.CPU.Busy, 100*r.CPU.Bench, 100*max(r.CPU.Busy-r.CPU.Bench, 0))
+		if r.postgres {
+			fmt.Fprint(w, " (PostgreSQL's included)")
+		}
+		fmt.Fprintln(w)
+	}
 	if len(r.RSS) > 0 {
 		fmt.Fprintln(w, "\ngatehouse RSS (VmRSS):")
 		for _, s := range r.RSS {

@@ -129,6 +129,9 @@ type child struct {
 	addr string
 	done chan struct{}
 	err  error
+	// cpu is the CPU time, in ticks, the process had used when it was
+	// stopped.
+	cpu int64
 }
 
 // startChild starts this program again as the server kind, with its
@@ -184,6 +187,15 @@ func startChild(ctx context.Context, kind string, logFile string, args ...string
 	}
 }
 
+// cpuUsed is the CPU time, in ticks, the process had used when it was
+// stopped; 0 for none.
+func (c *child) cpuUsed() int64 {
+	if c == nil {
+		return 0
+	}
+	return max(c.cpu, 0)
+}
+
 // stop ends the process: an interrupt, then SIGKILL after 10 seconds.
 func (c *child) stop() {
 	if c == nil {
@@ -194,6 +206,7 @@ func (c *child) stop() {
 		return
 	default:
 	}
+	c.cpu = processCPU(c.cmd.Process.Pid)
 	c.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-c.done:
