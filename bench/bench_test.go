@@ -35,7 +35,7 @@ func TestBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gatehouse binary; skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	bin, err := buildBinary(ctx, t.TempDir())
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"math/bits"
@@ -47,8 +48,9 @@ const (
 // drive runs op on n workers at once, each in a loop, for warmup and then
 // duration, and measures the operations that both started and ended
 // within the duration. op gets its worker's number and returns an error
-// for anything but the expected answer.
-func drive(name string, n int, warmup, duration time.Duration, op func(worker int) error) result {
+// for anything but the expected answer. When ctx is done the workers stop
+// after their operation in flight.
+func drive(ctx context.Context, name string, n int, warmup, duration time.Duration, op func(worker int) error) result {
 	var phase atomic.Int32
 	hists := make([]histogram, n)
 	var errs atomic.Int64
@@ -77,10 +79,10 @@ func drive(name string, n int, warmup, duration time.Duration, op func(worker in
 			}
 		})
 	}
-	time.Sleep(warmup)
+	sleep(ctx, warmup)
 	start := time.Now()
 	phase.Store(phaseMeasure)
-	time.Sleep(duration)
+	sleep(ctx, duration)
 	phase.Store(phaseStop)
 	elapsed := time.Since(start)
 	wg.Wait()
@@ -90,6 +92,16 @@ func drive(name string, n int, warmup, duration time.Duration, op func(worker in
 	}
 	return result{Scenario: name, Conns: n, Count: all.count, Elapsed: elapsed,
 		P50: all.quantile(0.50), P99: all.quantile(0.99), Errors: errs.Load(), FirstError: first}
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // histogram counts latencies in log-linear buckets, as HdrHistogram does:

@@ -242,7 +242,10 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 			rep.RSS = append(rep.RSS, rssSample{when, n})
 		}
 	}
-	time.Sleep(time.Second)
+	// Idle memory is read after a moment of rest: startup's garbage is
+	// collected, its goroutines settled.
+	settle := min(time.Second, o.duration)
+	sleep(ctx, settle)
 	memory("idle, just started")
 
 	get := o.only["me"] || o.only["require"]
@@ -262,7 +265,7 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 		if sessions, err = loginMany(ctx, b.base, "user", n, 16); err != nil {
 			return nil, fmt.Errorf("signing in: %w", err)
 		}
-		time.Sleep(time.Second)
+		sleep(ctx, settle)
 		memory(fmt.Sprintf("idle, after %d logins", n))
 	}
 
@@ -288,13 +291,13 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 			return nil, ctx.Err()
 		}
 		if bare != nil {
-			scenario(getLoad("bare", bare.addr, "/", nil, c, o.warmup, o.duration))
+			scenario(getLoad(ctx, "bare", bare.addr, "/", nil, c, o.warmup, o.duration))
 		}
 		if o.only["me"] {
-			scenario(getLoad("GET /me ("+dbName+")", b.addr, "/me", sessions, c, o.warmup, o.duration))
+			scenario(getLoad(ctx, "GET /me ("+dbName+")", b.addr, "/me", sessions, c, o.warmup, o.duration))
 		}
 		if require != nil {
-			scenario(getLoad("Require ("+dbName+")", require.addr, "/private", sessions, c, o.warmup, o.duration))
+			scenario(getLoad(ctx, "Require ("+dbName+")", require.addr, "/private", sessions, c, o.warmup, o.duration))
 		}
 	}
 	if o.only["me"] {
@@ -307,11 +310,11 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 		scenario(loginLoad(ctx, "login ("+dbName+")", b.base, o.clients, o.warmup, o.duration))
 	}
 	if o.only["refresh"] && ctx.Err() == nil {
-		scenario(refreshLoad("refresh ("+dbName+")", b.addr, sessions[:o.clients], o.warmup, o.duration))
+		scenario(refreshLoad(ctx, "refresh ("+dbName+")", b.addr, sessions[:o.clients], o.warmup, o.duration))
 	}
 	if o.soak > 0 && ctx.Err() == nil {
 		say("soak: GET /me at %d connections for %s", soakConns, o.soak)
-		scenario(getLoad("GET /me soak ("+dbName+")", b.addr, "/me", sessions, soakConns, 0, o.soak))
+		scenario(getLoad(ctx, "GET /me soak ("+dbName+")", b.addr, "/me", sessions, soakConns, 0, o.soak))
 		memory(fmt.Sprintf("after a %s soak at %d connections", o.soak, soakConns))
 	}
 	if err := ctx.Err(); err != nil {
@@ -332,7 +335,7 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 
 // getLoad is GET path on n raw connections to addr, connection i with the
 // access token of sessions[i], if any.
-func getLoad(name, addr, path string, sessions []*session, n int, warmup, d time.Duration) result {
+func getLoad(ctx context.Context, name, addr, path string, sessions []*session, n int, warmup, d time.Duration) result {
 	conns := make([]rawConn, n)
 	reqs := make([][]byte, n)
 	deadline := time.Now().Add(warmup + d + time.Minute)
@@ -349,13 +352,13 @@ func getLoad(name, addr, path string, sessions []*session, n int, warmup, d time
 			conns[i].close()
 		}
 	}()
-	return drive(name, n, warmup, d, func(w int) error { return conns[w].roundTrip(reqs[w]) })
+	return drive(ctx, name, n, warmup, d, func(w int) error { return conns[w].roundTrip(reqs[w]) })
 }
 
 // refreshLoad is POST /auth/refresh as BenchmarkRefresh (package server)
 // sends it, one client per session, each rotating its refresh cookie on
 // every answer as a browser does.
-func refreshLoad(name, addr string, sessions []*session, warmup, d time.Duration) result {
+func refreshLoad(ctx context.Context, name, addr string, sessions []*session, warmup, d time.Duration) result {
 	n := len(sessions)
 	conns := make([]rawConn, n)
 	deadline := time.Now().Add(warmup + d + time.Minute)
@@ -368,7 +371,7 @@ func refreshLoad(name, addr string, sessions []*session, warmup, d time.Duration
 		}
 	}()
 	prefix := "POST /auth/refresh HTTP/1.1\r\nHost: " + addr + "\r\nX-Requested-With: gatehouse\r\nContent-Length: 0\r\nCookie: gatehouse_refresh="
-	return drive(name, n, warmup, d, func(w int) error {
+	return drive(ctx, name, n, warmup, d, func(w int) error {
 		c := &conns[w]
 		return c.roundTrip([]byte(prefix + c.setCookie + "\r\n\r\n"))
 	})
@@ -387,7 +390,7 @@ func loginLoad(ctx context.Context, name, base string, n int, warmup, d time.Dur
 			c.close()
 		}
 	}()
-	return drive(name, n, warmup, d, func(w int) error {
+	return drive(ctx, name, n, warmup, d, func(w int) error {
 		_, err := clients[w].login(ctx, fmt.Sprintf("login%d@bench.example", w))
 		return err
 	})
