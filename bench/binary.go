@@ -82,7 +82,7 @@ func startBinary(ctx context.Context, bin, dir, db string) (*binary, error) {
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = childAttr()
-	b := &binary{child: &child{name: "gatehouse", cmd: cmd, addr: addr, done: make(chan struct{})}, base: base, log: logFile}
+	b := &binary{child: &child{cmd: cmd, addr: addr, done: make(chan struct{})}, base: base, log: logFile}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

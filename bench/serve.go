@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -122,9 +121,27 @@ func bareBody() []byte {
 	return append(b, '\n')
 }
 
+// firstLine is a writer that sends the first line written to it, without
+// its newline, on line, and discards the rest.
+type firstLine struct {
+	buf  []byte
+	sent bool
+	line chan string
+}
+
+func (w *firstLine) Write(p []byte) (int, error) {
+	if !w.sent {
+		w.buf = append(w.buf, p...)
+		if i := bytes.IndexByte(w.buf, '\n'); i >= 0 {
+			w.line <- string(w.buf[:i])
+			w.sent, w.buf = true, nil
+		}
+	}
+	return len(p), nil
+}
+
 // child is a server process this program started.
 type child struct {
-	name string
 	cmd  *exec.Cmd
 	addr string
 	done chan struct{}
@@ -148,35 +165,26 @@ func startChild(ctx context.Context, kind string, logFile string, args ...string
 	defer log.Close()
 	cmd := exec.Command(exe, append([]string{"-serve", kind}, args...)...)
 	cmd.Stderr = log
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
+	first := &firstLine{line: make(chan string, 1)}
+	cmd.Stdout = first
 	cmd.SysProcAttr = childAttr()
-	c := &child{name: kind, cmd: cmd, done: make(chan struct{})}
+	c := &child{cmd: cmd, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	lines := make(chan string, 1)
-	go func() {
-		s := bufio.NewScanner(out)
-		if s.Scan() {
-			lines <- s.Text()
-		}
-		close(lines)
-		io.Copy(io.Discard, out)
-	}()
 	go func() {
 		c.err = cmd.Wait()
 		close(c.done)
 	}()
 	select {
-	case line, ok := <-lines:
-		if addr, found := strings.CutPrefix(line, "listening "); ok && found {
+	case line := <-first.line:
+		if addr, ok := strings.CutPrefix(line, "listening "); ok {
 			c.addr = addr
 			return c, nil
 		}
 		c.stop()
+		return nil, fmt.Errorf("-serve %s: unexpected output %q (see %s)", kind, line, logFile)
+	case <-c.done:
 		return nil, fmt.Errorf("-serve %s did not start (see %s): %v", kind, logFile, c.err)
 	case <-time.After(30 * time.Second):
 		c.stop()
