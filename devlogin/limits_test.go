@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/devlogin"
 	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
+	"golang.org/x/oauth2"
 )
 
 // TestPendingPerClientCap: one client address may have MaxPendingPerClient
@@ -115,19 +116,17 @@ func TestStateExpiresOldestFirst(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	start := f.now
-	// Every 10s: a pending request, an unexchanged code and a token.
+	// Every 10s: a pending request, an unexchanged code and a token
+	// whose userinfo was never read (reading it removes it).
 	const n, step = 4, 10 * time.Second
+	relying := newRP(t, f, oauth2.AuthStyleInHeader)
 	for i := range n {
 		f.now = start.Add(time.Duration(i) * step)
 		startLogin(t, f, f.client)
 		if _, err := devlogintest.Approve(f.client, f.provider.AuthCodeURL(params), "allow", "A", "a@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		q, err := devlogintest.Approve(f.client, f.provider.AuthCodeURL(params), "allow", "A", "a@example.com")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.provider.Exchange(ctx, q.Get("code"), params); err != nil {
+		if _, _, err := relying.exchange(relying.login(t, f, "n"), oauth2.VerifierOption(codeVerifier)); err != nil {
 			t.Fatal(err)
 		}
 	}

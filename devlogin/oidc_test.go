@@ -223,6 +223,11 @@ func TestOIDCLoginRoundTrip(t *testing.T) {
 		t.Errorf("userinfo: got sub %q email %q verified %v name %q login %q, want sub %q and the ID token's claims",
 			ui.Subject, ui.Email, ui.EmailVerified, uc.Name, uc.PreferredUsername, idt.Subject)
 	}
+	// The access token reads the userinfo once: a login reads it right
+	// after the exchange, and the token then holds no place in memory.
+	if _, err := c.provider.UserInfo(c.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		t.Error("a second UserInfo with the same access token succeeded; want it refused")
+	}
 
 	// The same token, five minutes later, is expired.
 	f.now = f.now.Add(5*time.Minute + time.Second)

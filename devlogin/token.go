@@ -83,14 +83,20 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// handleUserinfo answers the profile of the access token's user. It is
-// served only through the back-channel.
+// handleUserinfo answers the profile of the access token's user, once: a
+// login reads it right after the code exchange, and a token read is gone,
+// so that finished logins hold none of the maxTokens places.
 func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		oauthError(w, http.StatusUnauthorized, "invalid_token")
+		return
+	}
 	s.mu.Lock()
-	g, ok := s.tokens.get(s.now(), tok)
+	g, ok := s.tokens.take(s.now(), tok)
 	s.mu.Unlock()
-	if !strings.EqualFold(scheme, "Bearer") || !ok {
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		oauthError(w, http.StatusUnauthorized, "invalid_token")
 		return
