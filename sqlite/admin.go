@@ -42,7 +42,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if gatehouse.CheckText(id) != nil {
 		return gatehouse.ErrNotFound
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		if err != nil {
 			return wrap(err)

@@ -35,7 +35,7 @@ func insertAudit(ctx context.Context, tx *sql.Tx, ev *gatehouse.AuditEvent) erro
 // AppendAudit writes one audit event on its own.
 func (s *Store) AppendAudit(ctx context.Context, ev gatehouse.AuditEvent) error {
 	ev.Clean()
-	return s.tx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, &ev) })
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error { return insertAudit(ctx, tx, &ev) })
 }
 
 // AuditEvents returns a page of the events f selects, newest first.

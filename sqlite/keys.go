@@ -40,7 +40,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]*gatehouse.SigningKey, error
 // one write transaction.
 func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error)) ([]*gatehouse.SigningKey, error) {
 	var out []*gatehouse.SigningKey
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		keys, err := signingKeys(ctx, tx)
 		if err != nil {
 			return err

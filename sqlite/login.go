@@ -18,7 +18,7 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 	if err := gatehouse.CheckText(replaces); err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The replaced login is deleted first, so that it does not count
 		// against the cap its successor is checked by.
 		if replaces != "" {
@@ -46,7 +46,8 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 }
 
 // ConsumeLoginState deletes and returns the login state matching both
-// hashes, in one statement.
+// hashes, in one statement (committed with the writes of other requests,
+// see tx).
 func (s *Store) ConsumeLoginState(ctx context.Context, stateHash, bindingHash string) (*gatehouse.LoginState, error) {
 	if gatehouse.CheckText(stateHash, bindingHash) != nil {
 		return nil, gatehouse.ErrNotFound // no stored state can hold it
@@ -54,11 +55,13 @@ func (s *Store) ConsumeLoginState(ctx context.Context, stateHash, bindingHash st
 	ls := gatehouse.LoginState{StateHash: stateHash, BindingHash: bindingHash}
 	var created, expires int64
 	var link sql.NullString
-	err := s.write.QueryRowContext(ctx, `DELETE FROM login_states WHERE state_hash = ? AND binding_hash = ?
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return wrap(tx.QueryRowContext(ctx, `DELETE FROM login_states WHERE state_hash = ? AND binding_hash = ?
 		RETURNING provider, redirect_uri, code_verifier, nonce, client, link_user_id, created_at, expires_at`,
-		stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &ls.Client, &link, &created, &expires)
+			stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &ls.Client, &link, &created, &expires))
+	})
 	if err != nil {
-		return nil, wrap(err)
+		return nil, err
 	}
 	ls.LinkUserID = link.String
 	ls.CreatedAt, ls.ExpiresAt = fromDB(created), fromDB(expires)

@@ -45,13 +45,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) erro
 	if err := gatehouse.CheckSession(sess); err != nil {
 		return err
 	}
-	if !gatehouse.HasAudit(ctx) {
-		_, err := s.write.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			sess.ID, sess.UserID, sess.Secret, sess.CurrentHash, toDB(sess.CreatedAt), toDB(sess.LastUsedAt),
-			toDB(sess.IdleExpiresAt), toDB(sess.ExpiresAt), toNullDB(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP)
-		return wrap(err)
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			sess.ID, sess.UserID, sess.Secret, sess.CurrentHash, toDB(sess.CreatedAt), toDB(sess.LastUsedAt),
 			toDB(sess.IdleExpiresAt), toDB(sess.ExpiresAt), toNullDB(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP); err != nil {
@@ -163,7 +157,7 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 	if err != nil {
 		return nil, nil, err
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st := func(i int) *sql.Stmt { return tx.StmtContext(ctx, stmts[i]) }
 		query := func(i int, args ...any) *sql.Row { return st(i).QueryRowContext(ctx, args...) }
 		exec := func(i int, args ...any) error {
@@ -247,7 +241,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID, id string, at time.Ti
 		return err
 	}
 	// A revoked session keeps its first revocation time and reason.
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?),
 			revoke_reason = CASE WHEN revoked_at IS NULL THEN ? ELSE revoke_reason END
 			WHERE id = ? AND user_id = ?`, toDB(at), reason, id, userID)
@@ -267,7 +261,7 @@ func (s *Store) RevokeSessions(ctx context.Context, userID string, at time.Time,
 		return 0, err
 	}
 	var n int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if n, err = revokeSessions(ctx, tx, userID, at, reason); err != nil {
 			return err

@@ -40,6 +40,12 @@ type Store struct {
 	// statement on each connection of the pool the first time it runs
 	// there, and keeps it.
 	writeStmts, readStmts sync.Map // string → *sql.Stmt
+
+	// txs carries write transactions to the writer goroutine (batch.go);
+	// stop ends it, and writerDone says it has ended.
+	txs              chan *txRequest
+	stop, writerDone chan struct{}
+	closeOnce        sync.Once
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -97,7 +103,8 @@ func Connect(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	s := &Store{read: read, write: write}
+	s := &Store{read: read, write: write, txs: make(chan *txRequest), stop: make(chan struct{}), writerDone: make(chan struct{})}
+	go s.writer()
 	if err := write.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -107,6 +114,8 @@ func Connect(ctx context.Context, path string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.writerDone
 	var errs []error
 	for _, m := range []*sync.Map{&s.writeStmts, &s.readStmts} {
 		m.Range(func(_, v any) bool {
@@ -164,19 +173,6 @@ func (s *Store) Ping(ctx context.Context) error {
 		return wrap(err)
 	}
 	return nil
-}
-
-// tx runs fn in a write transaction, committing if it returns nil.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return wrap(err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return wrap(tx.Commit())
 }
 
 // wrap translates driver errors into the gatehouse sentinels. A busy,

@@ -75,7 +75,7 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 	p := ident.Profile
 	at := toDB(now)
 	var u *gatehouse.User
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var userID string
 		var disabled sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT i.user_id, u.disabled_at FROM identities i JOIN users u ON u.id = i.user_id
@@ -179,7 +179,7 @@ func (s *Store) LinkIdentity(ctx context.Context, userID string, ident *gatehous
 	}
 	at := toDB(now)
 	var u *gatehouse.User
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if u, err = scanUser(tx.QueryRowContext(ctx, userSelect+` WHERE id = ?`, userID)); err != nil {
 			return err
@@ -243,7 +243,7 @@ func (s *Store) UnlinkIdentity(ctx context.Context, userID, provider, subject st
 	if gatehouse.CheckText(userID, provider, subject) != nil {
 		return gatehouse.ErrNotFound
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n int
 		var mine bool
 		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(provider = ? AND subject = ?), 0) FROM identities WHERE user_id = ?`,
@@ -266,7 +266,7 @@ func (s *Store) UnlinkIdentity(ctx context.Context, userID, provider, subject st
 // SetUserDisabled disables the user and revokes their sessions, or enables
 // them again, in one transaction.
 func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var when any
 		if disabled {
 			when = toDB(at)

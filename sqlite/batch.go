@@ -1,0 +1,150 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// maxBatch is the most write transactions committed together.
+const maxBatch = 64
+
+// errClosed answers the writes of a closed store.
+var errClosed = fmt.Errorf("%w: sqlite: the store is closed", gatehouse.ErrUnavailable)
+
+// txRequest is one caller's write transaction, waiting for the writer.
+type txRequest struct {
+	ctx  context.Context
+	fn   func(context.Context, *sql.Tx) error
+	done chan error
+}
+
+// tx runs fn in a write transaction, committing if it returns nil.
+//
+// The writes of concurrent callers are committed together (group commit):
+// one goroutine owns the writer connection and runs, in one SQLite
+// transaction, every transaction that is waiting when it starts, up to
+// maxBatch, each inside a savepoint of its own. A transaction whose fn
+// fails is rolled back to its savepoint and the others go on; each caller
+// learns its outcome only once the batch is committed. SQLite's commit (its
+// writes to the WAL) is the largest part of a small write, so a busy
+// server pays for it once per batch rather than once per request, and the
+// writer connection is never handed from goroutine to goroutine.
+//
+// fn gets a context without the caller's cancellation (its values stay):
+// SQLite stops an interrupted write by rolling back the whole transaction,
+// which would take the other callers' writes with it. A caller whose
+// context ends before its turn gets its error and runs nothing.
+func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return wrap(err)
+	}
+	req := &txRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.txs <- req:
+	case <-ctx.Done():
+		return wrap(ctx.Err())
+	case <-s.stop:
+		return errClosed
+	}
+	// Once taken, a request is always answered, and its outcome (it may
+	// have committed) is waited for whatever happens to ctx.
+	return <-req.done
+}
+
+// writer runs the write transactions, in batches, until the store closes.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	batch := make([]*txRequest, 0, maxBatch)
+	for {
+		select {
+		case req := <-s.txs:
+			batch = append(batch[:0], req)
+		case <-s.stop:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case req := <-s.txs:
+				batch = append(batch, req)
+			default:
+				break more
+			}
+		}
+		s.runBatch(batch)
+		clear(batch)
+	}
+}
+
+// runBatch runs batch in one transaction and answers each request.
+func (s *Store) runBatch(batch []*txRequest) {
+	results := make([]error, len(batch))
+	defer func() {
+		for i, req := range batch {
+			req.done <- results[i]
+		}
+	}()
+	fail := func(err error) {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = err
+			}
+		}
+	}
+	tx, err := s.write.BeginTx(context.Background(), nil)
+	if err != nil {
+		fail(wrap(err))
+		return
+	}
+	defer tx.Rollback()
+	ran := 0
+	for i, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			results[i] = wrap(err)
+			continue
+		}
+		ctx := context.WithoutCancel(req.ctx)
+		if len(batch) == 1 {
+			results[i] = req.fn(ctx, tx)
+			ran++
+			break
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
+			fail(wrap(err))
+			return
+		}
+		err := req.fn(ctx, tx)
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `RELEASE batch`)
+			if err != nil {
+				fail(wrap(err))
+				return
+			}
+			ran++
+			continue
+		}
+		results[i] = err
+		// Undo this transaction's writes only. If SQLite has rolled
+		// back the whole transaction itself (it does on some errors,
+		// such as a full disk), the savepoint is gone, and so is every
+		// write of the batch.
+		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO batch`); rerr != nil {
+			fail(fmt.Errorf("%w: sqlite: a write failed and took its batch with it: %w", gatehouse.ErrUnavailable, errors.Join(err, rerr)))
+			return
+		}
+		if _, rerr := tx.ExecContext(ctx, `RELEASE batch`); rerr != nil {
+			fail(wrap(rerr))
+			return
+		}
+	}
+	if ran == 0 || (len(batch) == 1 && results[0] != nil) {
+		return // the deferred Rollback
+	}
+	if err := tx.Commit(); err != nil {
+		fail(wrap(err))
+	}
+}
