@@ -28,6 +28,19 @@ type result struct {
 	// the first of them.
 	Errors     int64
 	FirstError string
+	// ServerCPU is the CPU time the server process used in the measured
+	// window, or -1 if unknown.
+	ServerCPU time.Duration
+}
+
+// CPUPerOp is the server's CPU time per operation, or 0 if unknown: the
+// measure least disturbed by the load generator and whatever else shares
+// the cores.
+func (r result) CPUPerOp() time.Duration {
+	if r.ServerCPU < 0 || r.Count == 0 {
+		return 0
+	}
+	return r.ServerCPU / time.Duration(r.Count)
 }
 
 // Rate is the operations per second of the measured window.
@@ -50,7 +63,8 @@ const (
 // within the duration. op gets its worker's number and returns an error
 // for anything but the expected answer. When ctx is done the workers stop
 // after their operation in flight.
-func drive(ctx context.Context, name string, n int, warmup, duration time.Duration, op func(worker int) error) result {
+// pid, if positive, is the server process whose CPU time the result reports.
+func drive(ctx context.Context, name string, n int, warmup, duration time.Duration, pid int, op func(worker int) error) result {
 	var phase atomic.Int32
 	hists := make([]histogram, n)
 	var errs atomic.Int64
@@ -81,17 +95,22 @@ func drive(ctx context.Context, name string, n int, warmup, duration time.Durati
 	}
 	sleep(ctx, warmup)
 	start := time.Now()
+	cpu0 := processCPU(pid)
 	phase.Store(phaseMeasure)
 	sleep(ctx, duration)
 	phase.Store(phaseStop)
 	elapsed := time.Since(start)
+	serverCPU := time.Duration(-1)
+	if cpu1 := processCPU(pid); pid > 0 && cpu0 >= 0 && cpu1 >= 0 {
+		serverCPU = time.Duration(cpu1-cpu0) * time.Second / clockTicks
+	}
 	wg.Wait()
 	var all histogram
 	for i := range hists {
 		all.merge(&hists[i])
 	}
 	return result{Scenario: name, Conns: n, Count: all.count, Elapsed: elapsed,
-		P50: all.quantile(0.50), P99: all.quantile(0.99), Errors: errs.Load(), FirstError: first}
+		P50: all.quantile(0.50), P99: all.quantile(0.99), Errors: errs.Load(), FirstError: first, ServerCPU: serverCPU}
 }
 
 // sleep waits for d or until ctx is done.

@@ -291,13 +291,13 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 			return nil, ctx.Err()
 		}
 		if bare != nil {
-			scenario(getLoad(ctx, "bare", bare.addr, "/", nil, c, o.warmup, o.duration))
+			scenario(getLoad(ctx, "bare", bare, "/", nil, c, o.warmup, o.duration))
 		}
 		if o.only["me"] {
-			scenario(getLoad(ctx, "GET /me ("+dbName+")", b.addr, "/me", sessions, c, o.warmup, o.duration))
+			scenario(getLoad(ctx, "GET /me ("+dbName+")", b.child, "/me", sessions, c, o.warmup, o.duration))
 		}
 		if require != nil {
-			scenario(getLoad(ctx, "Require ("+dbName+")", require.addr, "/private", sessions, c, o.warmup, o.duration))
+			scenario(getLoad(ctx, "Require ("+dbName+")", require, "/private", sessions, c, o.warmup, o.duration))
 		}
 	}
 	if o.only["me"] {
@@ -307,14 +307,14 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 	bare.stop()
 	require.stop()
 	if o.only["login"] && ctx.Err() == nil {
-		scenario(loginLoad(ctx, "login ("+dbName+")", b.base, o.clients, o.warmup, o.duration))
+		scenario(loginLoad(ctx, "login ("+dbName+")", b.pid(), b.base, o.clients, o.warmup, o.duration))
 	}
 	if o.only["refresh"] && ctx.Err() == nil {
-		scenario(refreshLoad(ctx, "refresh ("+dbName+")", b.addr, sessions[:o.clients], o.warmup, o.duration))
+		scenario(refreshLoad(ctx, "refresh ("+dbName+")", b.pid(), b.addr, sessions[:o.clients], o.warmup, o.duration))
 	}
 	if o.soak > 0 && ctx.Err() == nil {
 		say("soak: GET /me at %d connections for %s", soakConns, o.soak)
-		scenario(getLoad(ctx, "GET /me soak ("+dbName+")", b.addr, "/me", sessions, soakConns, 0, o.soak))
+		scenario(getLoad(ctx, "GET /me soak ("+dbName+")", b.child, "/me", sessions, soakConns, 0, o.soak))
 		memory(fmt.Sprintf("after a %s soak at %d connections", o.soak, soakConns))
 	}
 	if err := ctx.Err(); err != nil {
@@ -335,7 +335,8 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 
 // getLoad is GET path on n raw connections to addr, connection i with the
 // access token of sessions[i], if any.
-func getLoad(ctx context.Context, name, addr, path string, sessions []*session, n int, warmup, d time.Duration) result {
+func getLoad(ctx context.Context, name string, server *child, path string, sessions []*session, n int, warmup, d time.Duration) result {
+	addr := server.addr
 	conns := make([]rawConn, n)
 	reqs := make([][]byte, n)
 	deadline := time.Now().Add(warmup + d + time.Minute)
@@ -352,13 +353,13 @@ func getLoad(ctx context.Context, name, addr, path string, sessions []*session, 
 			conns[i].close()
 		}
 	}()
-	return drive(ctx, name, n, warmup, d, func(w int) error { return conns[w].roundTrip(reqs[w]) })
+	return drive(ctx, name, n, warmup, d, server.pid(), func(w int) error { return conns[w].roundTrip(reqs[w]) })
 }
 
 // refreshLoad is POST /auth/refresh as BenchmarkRefresh (package server)
 // sends it, one client per session, each rotating its refresh cookie on
 // every answer as a browser does.
-func refreshLoad(ctx context.Context, name, addr string, sessions []*session, warmup, d time.Duration) result {
+func refreshLoad(ctx context.Context, name string, pid int, addr string, sessions []*session, warmup, d time.Duration) result {
 	n := len(sessions)
 	conns := make([]rawConn, n)
 	deadline := time.Now().Add(warmup + d + time.Minute)
@@ -371,7 +372,7 @@ func refreshLoad(ctx context.Context, name, addr string, sessions []*session, wa
 		}
 	}()
 	prefix := "POST /auth/refresh HTTP/1.1\r\nHost: " + addr + "\r\nX-Requested-With: gatehouse\r\nContent-Length: 0\r\nCookie: gatehouse_refresh="
-	return drive(ctx, name, n, warmup, d, func(w int) error {
+	return drive(ctx, name, n, warmup, d, pid, func(w int) error {
 		c := &conns[w]
 		return c.roundTrip([]byte(prefix + c.setCookie + "\r\n\r\n"))
 	})
@@ -380,7 +381,7 @@ func refreshLoad(ctx context.Context, name, addr string, sessions []*session, wa
 // loginLoad is whole logins through the development login by n clients,
 // each from its own loopback address and as its own user (a returning
 // login after its first).
-func loginLoad(ctx context.Context, name, base string, n int, warmup, d time.Duration) result {
+func loginLoad(ctx context.Context, name string, pid int, base string, n int, warmup, d time.Duration) result {
 	clients := make([]*devClient, n)
 	for i := range clients {
 		clients[i] = newDevClient(base, i)
@@ -390,7 +391,7 @@ func loginLoad(ctx context.Context, name, base string, n int, warmup, d time.Dur
 			c.close()
 		}
 	}()
-	return drive(ctx, name, n, warmup, d, func(w int) error {
+	return drive(ctx, name, n, warmup, d, pid, func(w int) error {
 		_, err := clients[w].login(ctx, fmt.Sprintf("login%d@bench.example", w))
 		return err
 	})
@@ -499,16 +500,21 @@ func (r *report) write(w io.Writer) {
 			bare[x.Conns] = x.Rate()
 		}
 	}
-	fmt.Fprintf(w, "%-24s %5s %10s %9s %9s %6s %7s\n", "scenario", "conns", "req/s", "p50", "p99", "ratio", "errors")
+	fmt.Fprintf(w, "%-24s %5s %10s %9s %9s %6s %9s %7s\n", "scenario", "conns", "req/s", "p50", "p99", "ratio", "cpu/req", "errors")
 	for _, x := range r.Results {
 		ratio := "-"
 		if b := bare[x.Conns]; b > 0 {
 			ratio = fmt.Sprintf("%.2f", x.Rate()/b)
 		}
-		fmt.Fprintf(w, "%-24s %5d %10s %9s %9s %6s %7d\n", x.Scenario, x.Conns, thousands(x.Rate()),
-			duration(x.P50), duration(x.P99), ratio, x.Errors)
+		cpu := "-"
+		if c := x.CPUPerOp(); c > 0 {
+			cpu = duration(c)
+		}
+		fmt.Fprintf(w, "%-24s %5d %10s %9s %9s %6s %9s %7d\n", x.Scenario, x.Conns, thousands(x.Rate()),
+			duration(x.P50), duration(x.P99), ratio, cpu, x.Errors)
 	}
 	fmt.Fprintln(w, "\nratio: req/s over bare's at the same connections; login counts whole logins (4 requests)")
+	fmt.Fprintln(w, "cpu/req: the server process's CPU time per request (per login), in the measured window")
 	if r.CPU.Busy > 0 {
 		fmt.Fprintf(w, "\nCPU while the binary ran, of all cores' time: the machine busy %.0f%%, this bench's processes %.0f%%, other processes %.0f%%",
 			100*r.CPU.Busy, 100*r.CPU.Bench, 100*max(r.CPU.Busy-r.CPU.Bench, 0))

@@ -151,6 +151,14 @@ type child struct {
 	cpu int64
 }
 
+// pid returns the process's id, or 0 for no process.
+func (c *child) pid() int {
+	if c == nil || c.cmd == nil || c.cmd.Process == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
 // startChild starts this program again as the server kind, with its
 // output in logFile, and waits until it listens.
 func startChild(ctx context.Context, kind string, logFile string, args ...string) (*child, error) {

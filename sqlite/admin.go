@@ -42,8 +42,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if gatehouse.CheckText(id) != nil {
 		return gatehouse.ErrNotFound
 	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	return s.tx(ctx, func(ctx context.Context, tx *wtx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM users WHERE id = ?`, id)
 		if err != nil {
 			return wrap(err)
 		}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"time"
 
@@ -13,7 +12,7 @@ const auditColumns = `id, time, type, user_id, session_id, actor, ip, user_agent
 
 // writeAudit writes, in tx, the audit events ctx carries for a change to
 // the user userID and the session sessionID.
-func writeAudit(ctx context.Context, tx *sql.Tx, userID, sessionID string) error {
+func writeAudit(ctx context.Context, tx *wtx, userID, sessionID string) error {
 	for _, ev := range gatehouse.AuditEvents(ctx, userID, sessionID) {
 		if err := insertAudit(ctx, tx, &ev); err != nil {
 			return err
@@ -22,12 +21,12 @@ func writeAudit(ctx context.Context, tx *sql.Tx, userID, sessionID string) error
 	return nil
 }
 
-func insertAudit(ctx context.Context, tx *sql.Tx, ev *gatehouse.AuditEvent) error {
+func insertAudit(ctx context.Context, tx *wtx, ev *gatehouse.AuditEvent) error {
 	if ev.Time.IsZero() || ev.Type == "" {
 		return gatehouse.ErrInvalid
 	}
 	ev.ID = gatehouse.NewID(ev.Time)
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.Exec(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.ID, toDB(ev.Time), ev.Type, ev.UserID, ev.SessionID, ev.Actor, ev.IP, ev.UserAgent, ev.DetailJSON())
 	return wrap(err)
 }
@@ -35,7 +34,7 @@ func insertAudit(ctx context.Context, tx *sql.Tx, ev *gatehouse.AuditEvent) erro
 // AppendAudit writes one audit event on its own.
 func (s *Store) AppendAudit(ctx context.Context, ev gatehouse.AuditEvent) error {
 	ev.Clean()
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error { return insertAudit(ctx, tx, &ev) })
+	return s.tx(ctx, func(ctx context.Context, tx *wtx) error { return insertAudit(ctx, tx, &ev) })
 }
 
 // AuditEvents returns a page of the events f selects, newest first.

@@ -18,7 +18,7 @@ var errClosed = fmt.Errorf("%w: sqlite: the store is closed", gatehouse.ErrUnava
 // txRequest is one caller's write transaction, waiting for the writer.
 type txRequest struct {
 	ctx  context.Context
-	fn   func(context.Context, *sql.Tx) error
+	fn   func(context.Context, *wtx) error
 	done chan error
 }
 
@@ -38,7 +38,7 @@ type txRequest struct {
 // SQLite stops an interrupted write by rolling back the whole transaction,
 // which would take the other callers' writes with it. A caller whose
 // context ends before its turn gets its error and runs nothing.
-func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(context.Context, *wtx) error) error {
 	if err := ctx.Err(); err != nil {
 		return wrap(err)
 	}
@@ -80,10 +80,73 @@ func (s *Store) writer() {
 	}
 }
 
+// maxWriteStmts bounds the writer's prepared statements: the queries of
+// wtx.Exec and wtx.QueryRow are constants, so this is never reached.
+const maxWriteStmts = 64
+
+// wtx is a write transaction as a batch's fn sees it. Its Exec and
+// QueryRow run the busy writes through statements prepared once on the
+// writer connection: SQLite compiles a statement's text anew at every call
+// otherwise. A query seen for the first time runs unprepared, and the
+// writer prepares it after the batch (it cannot prepare one on its own
+// connection inside the transaction through database/sql).
+type wtx struct {
+	*sql.Tx
+	s *Store
+}
+
+func (t *wtx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := t.s.writeStmts.Load(query); ok {
+		return t.Tx.StmtContext(ctx, st.(*sql.Stmt))
+	}
+	t.s.wantPrepared.Store(query, true)
+	return nil
+}
+
+// Exec runs query, one statement, with args.
+func (t *wtx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+// QueryRow runs query, one statement, with args.
+func (t *wtx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// prepareWanted prepares the queries wtx ran unprepared, between batches,
+// when the writer connection is free.
+func (s *Store) prepareWanted() {
+	s.wantPrepared.Range(func(q, _ any) bool {
+		s.wantPrepared.Delete(q)
+		if s.writeStmtCount.Load() >= maxWriteStmts {
+			return true
+		}
+		if _, loaded := s.writeStmts.Load(q); loaded {
+			return true
+		}
+		st, err := s.write.PrepareContext(context.Background(), q.(string))
+		if err != nil {
+			return true // it runs unprepared, and is tried again when next seen
+		}
+		s.writeStmts.Store(q, st)
+		s.writeStmtCount.Add(1)
+		return true
+	})
+}
+
 // runBatch runs batch in one transaction and answers each request.
 func (s *Store) runBatch(batch []*txRequest) {
 	results := make([]error, len(batch))
 	defer func() {
+		// After the transaction's end (the deferred Rollback below runs
+		// first), before anyone hears of it.
+		s.prepareWanted()
 		for i, req := range batch {
 			req.done <- results[i]
 		}
@@ -108,18 +171,19 @@ func (s *Store) runBatch(batch []*txRequest) {
 			continue
 		}
 		ctx := context.WithoutCancel(req.ctx)
+		wt := &wtx{Tx: tx, s: s}
 		if len(batch) == 1 {
-			results[i] = req.fn(ctx, tx)
+			results[i] = req.fn(ctx, wt)
 			ran++
 			break
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
+		if _, err := wt.Exec(ctx, `SAVEPOINT batch`); err != nil {
 			fail(wrap(err))
 			return
 		}
-		err := req.fn(ctx, tx)
+		err := req.fn(ctx, wt)
 		if err == nil {
-			_, err = tx.ExecContext(ctx, `RELEASE batch`)
+			_, err = wt.Exec(ctx, `RELEASE batch`)
 			if err != nil {
 				fail(wrap(err))
 				return
@@ -132,11 +196,11 @@ func (s *Store) runBatch(batch []*txRequest) {
 		// back the whole transaction itself (it does on some errors,
 		// such as a full disk), the savepoint is gone, and so is every
 		// write of the batch.
-		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO batch`); rerr != nil {
+		if _, rerr := wt.Exec(ctx, `ROLLBACK TO batch`); rerr != nil {
 			fail(fmt.Errorf("%w: sqlite: a write failed and took its batch with it: %w", gatehouse.ErrUnavailable, errors.Join(err, rerr)))
 			return
 		}
-		if _, rerr := tx.ExecContext(ctx, `RELEASE batch`); rerr != nil {
+		if _, rerr := wt.Exec(ctx, `RELEASE batch`); rerr != nil {
 			fail(wrap(rerr))
 			return
 		}

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -21,9 +20,9 @@ func batchStore(t *testing.T) *Store {
 	return s
 }
 
-func insertKey(k string, fail error) func(context.Context, *sql.Tx) error {
-	return func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO batch_test (k) VALUES (?)`, k); err != nil {
+func insertKey(k string, fail error) func(context.Context, *wtx) error {
+	return func(ctx context.Context, tx *wtx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO batch_test (k) VALUES (?)`, k); err != nil {
 			return wrap(err)
 		}
 		return fail
@@ -48,7 +47,7 @@ func keys(t *testing.T, s *Store) map[string]bool {
 	return got
 }
 
-func request(ctx context.Context, fn func(context.Context, *sql.Tx) error) *txRequest {
+func request(ctx context.Context, fn func(context.Context, *wtx) error) *txRequest {
 	return &txRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
 }
 
@@ -90,7 +89,7 @@ func TestBatchLostTransaction(t *testing.T) {
 	ctx := context.Background()
 	batch := []*txRequest{
 		request(ctx, insertKey("a", nil)),
-		request(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		request(ctx, func(ctx context.Context, tx *wtx) error {
 			tx.ExecContext(ctx, `ROLLBACK`)
 			return errors.New("the transaction is gone")
 		}),
@@ -142,5 +141,24 @@ func TestWriteAfterClose(t *testing.T) {
 	s.Close()
 	if err := s.tx(context.Background(), insertKey("a", nil)); !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Errorf("write after Close: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestWritesArePrepared: a write's statement runs unprepared the first
+// time, is prepared on the writer after that batch, and is reused from
+// then on.
+func TestWritesArePrepared(t *testing.T) {
+	s := batchStore(t)
+	const q = `INSERT INTO batch_test (k) VALUES (?)`
+	for i := range 3 {
+		if err := s.tx(context.Background(), insertKey(fmt.Sprint(i), nil)); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.writeStmts.Load(q); !ok {
+			t.Fatalf("after write %d the statement is not prepared", i)
+		}
+	}
+	if got := keys(t, s); len(got) != 3 {
+		t.Errorf("stored keys %v, want 3", got)
 	}
 }

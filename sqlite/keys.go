@@ -40,7 +40,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]*gatehouse.SigningKey, error
 // one write transaction.
 func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]*gatehouse.SigningKey) ([]*gatehouse.SigningKey, error)) ([]*gatehouse.SigningKey, error) {
 	var out []*gatehouse.SigningKey
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *wtx) error {
 		keys, err := signingKeys(ctx, tx)
 		if err != nil {
 			return err
@@ -48,14 +48,14 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]*gatehouse.
 		if out, err = update(keys); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM signing_keys`); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM signing_keys`); err != nil {
 			return wrap(err)
 		}
 		for _, k := range out {
 			if err := gatehouse.CheckText(k.ID, k.Algorithm); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key, created_at, activates_at, retires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 				k.ID, k.Algorithm, k.PrivateKey, toDB(k.CreatedAt), toDB(k.ActivatesAt), nullIfZero(k.RetiresAt), nullIfZero(k.RevokedAt)); err != nil {
 				return wrap(err)
 			}

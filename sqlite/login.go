@@ -18,17 +18,17 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 	if err := gatehouse.CheckText(replaces); err != nil {
 		return err
 	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *wtx) error {
 		// The replaced login is deleted first, so that it does not count
 		// against the cap its successor is checked by.
 		if replaces != "" {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM login_states WHERE binding_hash = ?`, replaces); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM login_states WHERE binding_hash = ?`, replaces); err != nil {
 				return wrap(err)
 			}
 		}
 		if maxPerClient > 0 {
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM login_states WHERE client = ? AND expires_at > ?`,
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM login_states WHERE client = ? AND expires_at > ?`,
 				ls.Client, toDB(ls.CreatedAt)).Scan(&n); err != nil {
 				return wrap(err)
 			}
@@ -36,7 +36,7 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 				return gatehouse.ErrTooMany
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO login_states
+		_, err := tx.Exec(ctx, `INSERT INTO login_states
 			(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, client, link_user_id, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			ls.StateHash, ls.BindingHash, ls.Provider, ls.RedirectURI, ls.CodeVerifier, ls.Nonce, ls.Client,
@@ -55,8 +55,8 @@ func (s *Store) ConsumeLoginState(ctx context.Context, stateHash, bindingHash st
 	ls := gatehouse.LoginState{StateHash: stateHash, BindingHash: bindingHash}
 	var created, expires int64
 	var link sql.NullString
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return wrap(tx.QueryRowContext(ctx, `DELETE FROM login_states WHERE state_hash = ? AND binding_hash = ?
+	err := s.tx(ctx, func(ctx context.Context, tx *wtx) error {
+		return wrap(tx.QueryRow(ctx, `DELETE FROM login_states WHERE state_hash = ? AND binding_hash = ?
 		RETURNING provider, redirect_uri, code_verifier, nonce, client, link_user_id, created_at, expires_at`,
 			stateHash, bindingHash).Scan(&ls.Provider, &ls.RedirectURI, &ls.CodeVerifier, &ls.Nonce, &ls.Client, &link, &created, &expires))
 	})

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"time"
@@ -26,7 +25,7 @@ var SchemaVersion = len(migrations)
 // error wrapping migrate.ErrNewerSchema.
 func (s *Store) Migrate(ctx context.Context) ([]migrate.Migration, error) {
 	var pending []migrate.Migration
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
 			applied_at INTEGER NOT NULL

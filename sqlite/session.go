@@ -45,8 +45,8 @@ func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session) erro
 	if err := gatehouse.CheckSession(sess); err != nil {
 		return err
 	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return s.tx(ctx, func(ctx context.Context, tx *wtx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			sess.ID, sess.UserID, sess.Secret, sess.CurrentHash, toDB(sess.CreatedAt), toDB(sess.LastUsedAt),
 			toDB(sess.IdleExpiresAt), toDB(sess.ExpiresAt), toNullDB(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP); err != nil {
 			return wrap(err)
@@ -152,16 +152,10 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 	}
 	var out *gatehouse.Session
 	var user *gatehouse.User
-	// The statements of a refresh, the busiest write, are prepared.
-	stmts, err := s.prepare(ctx, rotationQueries...)
-	if err != nil {
-		return nil, nil, err
-	}
-	err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		st := func(i int) *sql.Stmt { return tx.StmtContext(ctx, stmts[i]) }
-		query := func(i int, args ...any) *sql.Row { return st(i).QueryRowContext(ctx, args...) }
+	err := s.tx(ctx, func(ctx context.Context, tx *wtx) error {
+		query := func(i int, args ...any) *sql.Row { return tx.QueryRow(ctx, rotationQueries[i], args...) }
 		exec := func(i int, args ...any) error {
-			_, err := st(i).ExecContext(ctx, args...)
+			_, err := tx.Exec(ctx, rotationQueries[i], args...)
 			return wrap(err)
 		}
 		var retiredAt *time.Time
@@ -241,8 +235,8 @@ func (s *Store) RevokeSession(ctx context.Context, userID, id string, at time.Ti
 		return err
 	}
 	// A revoked session keeps its first revocation time and reason.
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?),
+	return s.tx(ctx, func(ctx context.Context, tx *wtx) error {
+		res, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?),
 			revoke_reason = CASE WHEN revoked_at IS NULL THEN ? ELSE revoke_reason END
 			WHERE id = ? AND user_id = ?`, toDB(at), reason, id, userID)
 		if err != nil {
@@ -261,7 +255,7 @@ func (s *Store) RevokeSessions(ctx context.Context, userID string, at time.Time,
 		return 0, err
 	}
 	var n int64
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
 		if n, err = revokeSessions(ctx, tx, userID, at, reason); err != nil {
 			return err
@@ -271,8 +265,8 @@ func (s *Store) RevokeSessions(ctx context.Context, userID string, at time.Time,
 	return n, err
 }
 
-func revokeSessions(ctx context.Context, tx *sql.Tx, userID string, at time.Time, reason string) (int64, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL`,
+func revokeSessions(ctx context.Context, tx *wtx, userID string, at time.Time, reason string) (int64, error) {
+	res, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL`,
 		toDB(at), reason, userID)
 	if err != nil {
 		return 0, wrap(err)

@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -46,6 +47,10 @@ type Store struct {
 	txs              chan *txRequest
 	stop, writerDone chan struct{}
 	closeOnce        sync.Once
+	// wantPrepared are the writer's queries to prepare after the batch
+	// (wtx); writeStmtCount counts writeStmts.
+	wantPrepared   sync.Map // string → bool
+	writeStmtCount atomic.Int64
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -126,25 +131,9 @@ func (s *Store) Close() error {
 	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
 }
 
-// prepare returns the statements for queries, each prepared once on the
-// writer connection and reused by every later call; a transaction uses
-// them through tx.StmtContext. It must be called outside a transaction:
-// the writer pool has a single connection. Only queries on tables every
-// migrated schema has may be prepared this way.
-func (s *Store) prepare(ctx context.Context, queries ...string) ([]*sql.Stmt, error) {
-	out := make([]*sql.Stmt, len(queries))
-	for i, q := range queries {
-		st, err := prepared(ctx, s.write, &s.writeStmts, q)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = st
-	}
-	return out, nil
-}
-
 // readStmt returns the statement for query on the readers' pool, prepared
-// once and reused (the same rule as prepare).
+// once and reused. Only queries on tables every migrated schema has may be
+// prepared this way.
 func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return prepared(ctx, s.read, &s.readStmts, query)
 }

@@ -75,10 +75,10 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 	p := ident.Profile
 	at := toDB(now)
 	var u *gatehouse.User
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *wtx) error {
 		var userID string
 		var disabled sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT i.user_id, u.disabled_at FROM identities i JOIN users u ON u.id = i.user_id
+		err := tx.QueryRow(ctx, `SELECT i.user_id, u.disabled_at FROM identities i JOIN users u ON u.id = i.user_id
 			WHERE i.provider = ? AND i.subject = ?`, ident.Provider, ident.Subject).Scan(&userID, &disabled)
 		switch {
 		case err == nil && disabled.Valid:
@@ -90,7 +90,7 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 				}
 			}
 			userID = gatehouse.NewID(now)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			if _, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				userID, p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at, at); err != nil {
 				return wrap(err)
 			}
@@ -103,13 +103,13 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 			if err := updateIdentity(ctx, tx, ident, at); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE users SET login = ?, name = ?, company = ?, location = ?, email = ?, picture = ?,
+			if _, err := tx.Exec(ctx, `UPDATE users SET login = ?, name = ?, company = ?, location = ?, email = ?, picture = ?,
 				email_verified = ?, updated_at = ? WHERE id = ?`,
 				p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at, userID); err != nil {
 				return wrap(err)
 			}
 		}
-		if u, err = scanUser(tx.QueryRowContext(ctx, userSelect+` WHERE id = ?`, userID)); err != nil {
+		if u, err = scanUser(tx.QueryRow(ctx, userSelect+` WHERE id = ?`, userID)); err != nil {
 			return err
 		}
 		return writeAudit(ctx, tx, userID, "")
@@ -122,7 +122,7 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 
 // checkEmailMatch returns an *AccountExistsError if an identity has the
 // verified email key, naming the providers of every user that has it.
-func checkEmailMatch(ctx context.Context, tx *sql.Tx, key string) error {
+func checkEmailMatch(ctx context.Context, tx *wtx, key string) error {
 	if key == "" {
 		return nil
 	}
@@ -149,18 +149,18 @@ func checkEmailMatch(ctx context.Context, tx *sql.Tx, key string) error {
 	return nil
 }
 
-func insertIdentity(ctx context.Context, tx *sql.Tx, userID string, ident *gatehouse.Identity, at int64) error {
+func insertIdentity(ctx context.Context, tx *wtx, userID string, ident *gatehouse.Identity, at int64) error {
 	p := ident.Profile
-	_, err := tx.ExecContext(ctx, `INSERT INTO identities
+	_, err := tx.Exec(ctx, `INSERT INTO identities
 		(provider, subject, user_id, login, email, email_verified, verified_email, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ident.Provider, ident.Subject, userID, p.Login, p.Email, p.EmailVerified, nullString(p.VerifiedEmailKey()), at, at)
 	return wrap(err)
 }
 
-func updateIdentity(ctx context.Context, tx *sql.Tx, ident *gatehouse.Identity, at int64) error {
+func updateIdentity(ctx context.Context, tx *wtx, ident *gatehouse.Identity, at int64) error {
 	p := ident.Profile
-	_, err := tx.ExecContext(ctx, `UPDATE identities SET login = ?, email = ?, email_verified = ?, verified_email = ?, updated_at = ?
+	_, err := tx.Exec(ctx, `UPDATE identities SET login = ?, email = ?, email_verified = ?, verified_email = ?, updated_at = ?
 		WHERE provider = ? AND subject = ?`,
 		p.Login, p.Email, p.EmailVerified, nullString(p.VerifiedEmailKey()), at, ident.Provider, ident.Subject)
 	return wrap(err)
@@ -179,16 +179,16 @@ func (s *Store) LinkIdentity(ctx context.Context, userID string, ident *gatehous
 	}
 	at := toDB(now)
 	var u *gatehouse.User
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
-		if u, err = scanUser(tx.QueryRowContext(ctx, userSelect+` WHERE id = ?`, userID)); err != nil {
+		if u, err = scanUser(tx.QueryRow(ctx, userSelect+` WHERE id = ?`, userID)); err != nil {
 			return err
 		}
 		if u.DisabledAt != nil {
 			return gatehouse.ErrDisabled
 		}
 		var owner string
-		err = tx.QueryRowContext(ctx, `SELECT user_id FROM identities WHERE provider = ? AND subject = ?`,
+		err = tx.QueryRow(ctx, `SELECT user_id FROM identities WHERE provider = ? AND subject = ?`,
 			ident.Provider, ident.Subject).Scan(&owner)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -243,10 +243,10 @@ func (s *Store) UnlinkIdentity(ctx context.Context, userID, provider, subject st
 	if gatehouse.CheckText(userID, provider, subject) != nil {
 		return gatehouse.ErrNotFound
 	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *wtx) error {
 		var n int
 		var mine bool
-		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(provider = ? AND subject = ?), 0) FROM identities WHERE user_id = ?`,
+		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(max(provider = ? AND subject = ?), 0) FROM identities WHERE user_id = ?`,
 			provider, subject, userID).Scan(&n, &mine); err != nil {
 			return wrap(err)
 		}
@@ -256,7 +256,7 @@ func (s *Store) UnlinkIdentity(ctx context.Context, userID, provider, subject st
 		case n == 1:
 			return gatehouse.ErrLastIdentity
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM identities WHERE provider = ? AND subject = ? AND user_id = ?`, provider, subject, userID); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM identities WHERE provider = ? AND subject = ? AND user_id = ?`, provider, subject, userID); err != nil {
 			return wrap(err)
 		}
 		return writeAudit(ctx, tx, userID, "")
@@ -266,12 +266,12 @@ func (s *Store) UnlinkIdentity(ctx context.Context, userID, provider, subject st
 // SetUserDisabled disables the user and revokes their sessions, or enables
 // them again, in one transaction.
 func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *wtx) error {
 		var when any
 		if disabled {
 			when = toDB(at)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = ? WHERE id = ?`, when, id)
+		res, err := tx.Exec(ctx, `UPDATE users SET disabled_at = ? WHERE id = ?`, when, id)
 		if err != nil {
 			return wrap(err)
 		}
