@@ -45,7 +45,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, u)
+	writeUser(w, u)
 }
 
 // Require returns middleware that lets a request through to next only with
