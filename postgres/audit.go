@@ -24,13 +24,22 @@ func writeAudit(ctx context.Context, tx pgx.Tx, userID, sessionID string) error 
 }
 
 func insertAudit(ctx context.Context, q execer, ev *gatehouse.AuditEvent) error {
+	query, args, err := auditInsert(ev)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, query, args...)
+	return wrap(err)
+}
+
+// auditInsert returns the statement that stores ev, giving it its ID.
+func auditInsert(ev *gatehouse.AuditEvent) (string, []any, error) {
 	if ev.Time.IsZero() || ev.Type == "" {
-		return gatehouse.ErrInvalid
+		return "", nil, gatehouse.ErrInvalid
 	}
 	ev.ID = gatehouse.NewID(ev.Time)
-	_, err := q.Exec(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		ev.ID, toDB(ev.Time), ev.Type, ev.UserID, ev.SessionID, ev.Actor, ev.IP, ev.UserAgent, ev.DetailJSON())
-	return wrap(err)
+	return `INSERT INTO audit_events (` + auditColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		[]any{ev.ID, toDB(ev.Time), ev.Type, ev.UserID, ev.SessionID, ev.Actor, ev.IP, ev.UserAgent, ev.DetailJSON()}, nil
 }
 
 // AppendAudit writes one audit event on its own.

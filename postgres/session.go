@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -132,7 +133,8 @@ func scanSessionUser(row pgx.Row) (*gatehouse.Session, *gatehouse.User, error) {
 // one session run one after the other: a second refresh with the same token
 // waits for the first, then finds the token retired. The user is read in
 // the same statement; disabling the user revokes the session, which waits
-// for this row lock.
+// for this row lock. A deadlock or serialization failure runs it again, up
+// to conflictRetries times.
 func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now time.Time,
 	update func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, *gatehouse.User, error) {
 	if gatehouse.CheckText(tokenHash) != nil {
@@ -140,66 +142,147 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	var out *gatehouse.Session
-	var user *gatehouse.User
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var retiredAt *time.Time
-		const lock = ` FOR UPDATE OF s`
-		old, u, err := scanSessionUser(tx.QueryRow(ctx, sessionUserSelect+` WHERE s.current_hash = $1`+lock, tokenHash))
-		if errors.Is(err, gatehouse.ErrNotFound) {
-			var id string
-			var at time.Time
-			if err := tx.QueryRow(ctx, `SELECT session_id, retired_at FROM retired_refresh_tokens WHERE hash = $1`, tokenHash).Scan(&id, &at); err != nil {
-				return wrap(err)
-			}
-			at = fromDB(at)
-			retiredAt = &at
-			old, u, err = scanSessionUser(tx.QueryRow(ctx, sessionUserSelect+` WHERE s.id = $1`+lock, id))
+	var sess *gatehouse.Session
+	var u *gatehouse.User
+	var err error
+	for range conflictRetries {
+		sess, u, err = s.rotate(ctx, tokenHash, now, update)
+		if !retryable(err) {
+			break
 		}
-		if err != nil {
-			return err
+	}
+	return sess, u, err
+}
+
+// rotationLock locks the session row a refresh reads.
+const rotationLock = ` FOR UPDATE OF s`
+
+// rotate is one attempt of UpdateSessionByToken, in two round trips to the
+// database where the token is live (a refresh, the busiest write): the
+// transaction's BEGIN with the locking read of the session, then its
+// writes with the COMMIT, each sent as one pipeline.
+func (s *Store) rotate(ctx context.Context, tokenHash string, now time.Time,
+	update func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, *gatehouse.User, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, wrap(err)
+	}
+	defer c.Release()
+	committed := false
+	defer func() {
+		if committed {
+			return
 		}
-		prev := old.CurrentHash
-		next, err := update(old, u, retiredAt)
-		if err != nil {
-			return err
+		// After a failure the transaction must end even if ctx is done,
+		// but not hang on a dead connection. (pgxpool also closes a
+		// connection released inside a transaction.)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		c.Exec(rctx, `ROLLBACK`)
+	}()
+
+	first := &pgx.Batch{}
+	first.Queue(`BEGIN`)
+	first.Queue(sessionUserSelect+` WHERE s.current_hash = $1`+rotationLock, tokenHash)
+	br := c.SendBatch(ctx, first)
+	_, err = br.Exec()
+	var old *gatehouse.Session
+	var u *gatehouse.User
+	if err == nil {
+		old, u, err = scanSessionUser(br.QueryRow())
+	} else {
+		err = wrap(err)
+	}
+	if cerr := br.Close(); cerr != nil && (err == nil || errors.Is(err, gatehouse.ErrNotFound)) {
+		err = wrap(cerr)
+	}
+	var retiredAt *time.Time
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		var id string
+		var at time.Time
+		if err := c.QueryRow(ctx, `SELECT session_id, retired_at FROM retired_refresh_tokens WHERE hash = $1`, tokenHash).Scan(&id, &at); err != nil {
+			return nil, nil, wrap(err)
 		}
-		if err := gatehouse.CheckSession(next); err != nil {
-			return err
-		}
-		rotated := next.CurrentHash != prev
-		if rotated {
-			if _, err := tx.Exec(ctx, `INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ($1, $2, $3)`,
-				prev, next.ID, toDB(now)); err != nil {
-				return wrap(err)
-			}
-		}
-		var step, rotations int64
-		if rotated {
-			step = 1
-		}
-		if err := tx.QueryRow(ctx, `UPDATE sessions SET current_hash = $1, last_used_at = $2, idle_expires_at = $3,
-			revoked_at = $4, revoke_reason = $5, rotations = rotations + $6 WHERE id = $7 RETURNING rotations`,
-			next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), nullTime(next.RevokedAt), next.RevokeReason,
-			step, next.ID).Scan(&rotations); err != nil {
-			return wrap(err)
-		}
-		if rotated && rotations%gatehouse.RetiredPruneEvery == 0 {
-			// Keep the newest KeptRetiredRefreshTokens, in the order
-			// they were retired.
-			if _, err := tx.Exec(ctx, `DELETE FROM retired_refresh_tokens WHERE session_id = $1 AND seq <=
-				(SELECT seq FROM retired_refresh_tokens WHERE session_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`,
-				next.ID, gatehouse.KeptRetiredRefreshTokens); err != nil {
-				return wrap(err)
-			}
-		}
-		out, user = next, u
-		return writeAudit(ctx, tx, next.UserID, next.ID)
-	})
+		at = fromDB(at)
+		retiredAt = &at
+		old, u, err = scanSessionUser(c.QueryRow(ctx, sessionUserSelect+` WHERE s.id = $1`+rotationLock, id))
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	return out, user, nil
+	prev := old.CurrentHash
+	next, err := update(old, u, retiredAt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := gatehouse.CheckSession(next); err != nil {
+		return nil, nil, err
+	}
+
+	rotated := next.CurrentHash != prev
+	var step int64
+	writes := &pgx.Batch{}
+	if rotated {
+		step = 1
+		writes.Queue(`INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ($1, $2, $3)`, prev, next.ID, toDB(now))
+	}
+	writes.Queue(`UPDATE sessions SET current_hash = $1, last_used_at = $2, idle_expires_at = $3,
+		revoked_at = $4, revoke_reason = $5, rotations = rotations + $6 WHERE id = $7 RETURNING rotations`,
+		next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), nullTime(next.RevokedAt), next.RevokeReason,
+		step, next.ID)
+	events := gatehouse.AuditEvents(ctx, next.UserID, next.ID)
+	for i := range events {
+		q, args, err := auditInsert(&events[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		writes.Queue(q, args...)
+	}
+	writes.Queue(`COMMIT`)
+	br = c.SendBatch(ctx, writes)
+	var rotations int64
+	err = func() error {
+		if rotated {
+			if _, err := br.Exec(); err != nil {
+				return wrap(err)
+			}
+		}
+		if err := br.QueryRow().Scan(&rotations); err != nil {
+			return wrap(err)
+		}
+		for range events {
+			if _, err := br.Exec(); err != nil {
+				return wrap(err)
+			}
+		}
+		// A transaction that failed answers COMMIT with ROLLBACK.
+		tag, err := br.Exec()
+		if err != nil {
+			return wrap(err)
+		}
+		if tag.String() != "COMMIT" {
+			return fmt.Errorf("%w: postgres: the refresh's transaction was rolled back", gatehouse.ErrUnavailable)
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = wrap(cerr)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	committed = true
+	if rotated && rotations%gatehouse.RetiredPruneEvery == 0 {
+		// Keep the newest KeptRetiredRefreshTokens, in the order they
+		// were retired: housekeeping after the commit, in a statement of
+		// its own. Its failure is not the refresh's (which is stored): it
+		// leaves a few more retired tokens, for the next prune or the
+		// session's end to delete.
+		_, _ = c.Exec(ctx, `DELETE FROM retired_refresh_tokens WHERE session_id = $1 AND seq <=
+			(SELECT seq FROM retired_refresh_tokens WHERE session_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`,
+			next.ID, gatehouse.KeptRetiredRefreshTokens)
+	}
+	return next, u, nil
 }
 
 // Sessions returns the user's sessions that are not revoked, newest first.
