@@ -162,3 +162,13 @@ func TestWritesArePrepared(t *testing.T) {
 		t.Errorf("stored keys %v, want 3", got)
 	}
 }
+
+// TestSessionStatusAfterClose: a closed store's session check is
+// unavailable (a 503), never a hang.
+func TestSessionStatusAfterClose(t *testing.T) {
+	s := openTest(t)
+	s.Close()
+	if _, _, err := s.SessionStatus(context.Background(), "s1"); !errors.Is(err, gatehouse.ErrUnavailable) {
+		t.Errorf("SessionStatus after Close: %v, want ErrUnavailable", err)
+	}
+}

@@ -83,33 +83,6 @@ var sessionUserByID = sessionUserSelect + ` WHERE s.id = ?`
 var sessionStatusByID = `SELECT s.id, s.user_id, s.idle_expires_at, s.expires_at, s.revoked_at, ` + qualify("u", userReadColumns) + `
 	FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`
 
-// SessionStatus returns the status of a session and its user, in one
-// query of the columns it needs, prepared: it runs on every request with an
-// access token.
-func (s *Store) SessionStatus(ctx context.Context, id string) (*gatehouse.SessionStatus, *gatehouse.User, error) {
-	if gatehouse.CheckText(id) != nil {
-		return nil, nil, gatehouse.ErrNotFound
-	}
-	// The query is a read of two rows by key, which WAL mode never makes
-	// wait for a writer; watching the request's cancellation would cost
-	// database/sql and the driver a goroutine each, on every request.
-	ctx = context.WithoutCancel(ctx)
-	st, err := s.readStmt(ctx, sessionStatusByID)
-	if err != nil {
-		return nil, nil, err
-	}
-	var status gatehouse.SessionStatus
-	var idle, expires int64
-	var revoked sql.NullInt64
-	var ur userRow
-	dest := append(make([]any, 0, 16), &status.ID, &status.UserID, &idle, &expires, &revoked)
-	if err := st.QueryRowContext(ctx, id).Scan(append(dest, ur.dest()...)...); err != nil {
-		return nil, nil, wrap(err)
-	}
-	status.IdleExpiresAt, status.ExpiresAt, status.RevokedAt = fromDB(idle), fromDB(expires), fromNullDB(revoked)
-	return &status, ur.user(), nil
-}
-
 func scanSessionUser(row scanner) (*gatehouse.Session, *gatehouse.User, error) {
 	var sr sessionRow
 	var ur userRow

@@ -33,14 +33,11 @@ import (
 type Store struct {
 	read  *sql.DB
 	write *sql.DB
-	// writeStmts and readStmts hold prepared statements, by query:
-	// SQLite compiles a statement's text anew at every call otherwise.
-	// The writer's are those of the busiest writes (the writer is the one
-	// thing every write waits for); the readers' are those of every
-	// request with an access token. database/sql prepares a reader's
-	// statement on each connection of the pool the first time it runs
-	// there, and keeps it.
-	writeStmts, readStmts sync.Map // string → *sql.Stmt
+	// writeStmts holds the writer's prepared statements, by query (see
+	// wtx): SQLite compiles a statement's text anew at every call
+	// otherwise. The session check's is prepared by its readers
+	// (status.go).
+	writeStmts sync.Map // string → *sql.Stmt
 
 	// txs carries write transactions to the writer goroutine (batch.go);
 	// stop ends it, and writerDone says it has ended.
@@ -51,6 +48,11 @@ type Store struct {
 	// (wtx); writeStmtCount counts writeStmts.
 	wantPrepared   sync.Map // string → bool
 	writeStmtCount atomic.Int64
+
+	// statusQueries carries session checks to the status readers
+	// (status.go); readersDone says they have ended.
+	statusQueries chan *statusQuery
+	readersDone   sync.WaitGroup
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -104,12 +106,19 @@ func Connect(ctx context.Context, path string) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	n := max(4, runtime.GOMAXPROCS(0))
+	// The status readers (status.go) hold a connection each; the other
+	// reads share the rest.
+	n := max(4, runtime.GOMAXPROCS(0)) + statusReaders()
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	s := &Store{read: read, write: write, txs: make(chan *txRequest), stop: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &Store{read: read, write: write, txs: make(chan *txRequest), stop: make(chan struct{}), writerDone: make(chan struct{}),
+		statusQueries: make(chan *statusQuery)}
 	go s.writer()
+	for range statusReaders() {
+		s.readersDone.Add(1)
+		go s.statusReader()
+	}
 	if err := write.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -121,38 +130,13 @@ func Connect(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.stop) })
 	<-s.writerDone
+	s.readersDone.Wait()
 	var errs []error
-	for _, m := range []*sync.Map{&s.writeStmts, &s.readStmts} {
-		m.Range(func(_, v any) bool {
-			errs = append(errs, v.(*sql.Stmt).Close())
-			return true
-		})
-	}
+	s.writeStmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
 	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
-}
-
-// readStmt returns the statement for query on the readers' pool, prepared
-// once and reused. Only queries on tables every migrated schema has may be
-// prepared this way.
-func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	return prepared(ctx, s.read, &s.readStmts, query)
-}
-
-// prepared returns the statement for query from stmts, preparing it on db
-// the first time.
-func prepared(ctx context.Context, db *sql.DB, stmts *sync.Map, query string) (*sql.Stmt, error) {
-	if st, ok := stmts.Load(query); ok {
-		return st.(*sql.Stmt), nil
-	}
-	st, err := db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	if prev, loaded := stmts.LoadOrStore(query, st); loaded {
-		st.Close()
-		st = prev.(*sql.Stmt)
-	}
-	return st, nil
 }
 
 // Ping reports whether the database file can be read.
