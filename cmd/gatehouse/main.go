@@ -129,7 +129,6 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	// every other line at once.
 	buffered := newLogBuffer(logOut)
 	defer buffered.Close()
-	access := slog.New(logHandler(buffered, cfg.LogFormat))
 
 	store, applied, err := openStore(ctx, cfg.db)
 	if err != nil {
@@ -201,7 +200,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	}
 
 	var requests inFlight
-	srv := newHTTPServer(requests.count(accessLog(access, counted)), handler)
+	srv := newHTTPServer(requests.count(accessLog(buffered, cfg.LogFormat, counted)), handler)
 	guarded, err := guard(ln, srv, cfg.maxConnections, log)
 	if err != nil {
 		return err
@@ -217,49 +216,6 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logOut io.Writer) 
 	case <-ctx.Done():
 	}
 	return drain(srv, guarded, &requests, cfg.ShutdownTimeout, log)
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// logHandler returns the handler of the log format ("text" or "json") on w.
-func logHandler(w io.Writer, format string) slog.Handler {
-	if format == "json" {
-		return slog.NewJSONHandler(w, nil)
-	}
-	return slog.NewTextHandler(w, nil)
-}
-
-// accessLog logs one line per request: method, path, status and duration.
-// The query string is never logged: it is where codes and misplaced tokens
-// travel.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", sw.status), slog.Int64("duration_ms", time.Since(start).Milliseconds()), slog.String("ip", host))
-	})
 }
 
 // pendingLogoutsFile is where this node keeps the logouts the database
