@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/httpstatus"
 )
 
 // accessLog logs one line per request: method, path, status, duration and
@@ -25,11 +27,11 @@ func accessLog(w io.Writer, format string, next http.Handler) http.Handler {
 	json := format == "json"
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: rw}
+		sw := &httpstatus.Writer{ResponseWriter: rw}
 		next.ServeHTTP(sw, r)
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		bp := lineBuffers.Get().(*[]byte)
-		line := appendAccessLine((*bp)[:0], json, time.Now(), r.Method, r.URL.Path, sw.status, time.Since(start).Milliseconds(), host)
+		line := appendAccessLine((*bp)[:0], json, time.Now(), r.Method, r.URL.Path, sw.Status, time.Since(start).Milliseconds(), host)
 		w.Write(line)
 		*bp = line
 		lineBuffers.Put(bp)
@@ -129,24 +131,3 @@ func logHandler(w io.Writer, format string) slog.Handler {
 	}
 	return slog.NewTextHandler(w, nil)
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
