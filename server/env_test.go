@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,6 +32,7 @@ import (
 	"github.com/gatehouse/gatehouse/github/githubtest"
 	"github.com/gatehouse/gatehouse/internal/jwstest"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/internal/testclock"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/postgres"
@@ -160,7 +160,7 @@ type env struct {
 	sids    map[string]string
 	proxy   *pgtest.Proxy
 	clock   *testclock.Clock
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	browser *http.Client
 	// exchanges counts code exchanges per provider name.
 	exchanges map[string]*atomic.Int32
@@ -189,23 +189,6 @@ type envOptions struct {
 	// pgLockTimeout, if set, is the PostgreSQL store's lock_timeout: a
 	// statement waiting longer for a lock fails (as unavailable).
 	pgLockTimeout string
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // counting wraps a provider to count its code exchanges.
@@ -243,7 +226,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	e := &env{
 		t:         t,
 		clock:     testclock.New(time.Now().UTC().Truncate(time.Second)),
-		logs:      &syncBuffer{},
+		logs:      &syncbuf.Buffer{},
 		exchanges: map[string]*atomic.Int32{},
 		sids:      map[string]string{},
 	}

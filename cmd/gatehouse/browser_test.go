@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehouse/gatehouse/internal/browsertest"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
 
 // TestBrowserDemoSession signs in on the demo page in a real, headless
@@ -39,7 +40,7 @@ func TestBrowserDemoBehindPathPrefix(t *testing.T) {
 }
 
 // browseDemo signs in on the demo page at base, reloads, and signs out.
-func browseDemo(t *testing.T, base string, logs *lockedBuffer) {
+func browseDemo(t *testing.T, base string, logs *syncbuf.Buffer) {
 
 	// The whole test, browser included, gets one minute.
 	tab := browsertest.Start(t, 60*time.Second, logs.String).NewTab("demo", nil)

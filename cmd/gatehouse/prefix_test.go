@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/verify"
 )
 
@@ -75,7 +76,7 @@ func TestServeBehindPathPrefix(t *testing.T) {
 // serveBehindProxy runs gatehouse serve behind a reverse proxy that serves
 // it under prefix and strips it, with GATEHOUSE_PUBLIC_URL carrying the
 // prefix, and returns that public URL and the server's log.
-func serveBehindProxy(t *testing.T, prefix string) (string, *lockedBuffer) {
+func serveBehindProxy(t *testing.T, prefix string) (string, *syncbuf.Buffer) {
 	t.Helper()
 	var backend *url.URL
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/oidc/oidctest"
 )
 
@@ -157,7 +158,7 @@ func mustQuery(t *testing.T, raw string) url.Values {
 
 // loginOIDC signs in through the OpenID Connect provider name, whose
 // issuer is idp, as browser c, and returns the user's id.
-func loginOIDC(t *testing.T, base string, c *http.Client, idp *oidctest.Server, name string, logs *lockedBuffer) string {
+func loginOIDC(t *testing.T, base string, c *http.Client, idp *oidctest.Server, name string, logs *syncbuf.Buffer) string {
 	t.Helper()
 	var login struct{ URL string }
 	getJSON(t, c, mustRequest(t, "GET", base+"/auth/"+name+"/login", ""), &login)

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
 	"github.com/gatehouse/gatehouse/internal/rawhttp"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"net/url"
 )
 
@@ -199,7 +200,7 @@ func TestDrain(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			logs := &lockedBuffer{}
+			logs := &syncbuf.Buffer{}
 			log := slog.New(slog.NewTextHandler(logs, nil))
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {

@@ -4,7 +4,6 @@
 package reactspa
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -27,6 +26,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehouse/gatehouse/internal/browsertest"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/verify"
 )
 
@@ -274,7 +274,7 @@ func spaHandler(t *testing.T, dir string) http.Handler {
 // startGatehouse builds the gatehouse command and runs `gatehouse serve`
 // listening on addr with the app at appURL, until the test ends. It
 // returns the process's output.
-func startGatehouse(t *testing.T, addr, appURL string) *lockedBuffer {
+func startGatehouse(t *testing.T, addr, appURL string) *syncbuf.Buffer {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "gatehouse")
 	build := exec.Command("go", "build", "-o", bin, "github.com/gatehouse/gatehouse/cmd/gatehouse")
@@ -297,7 +297,7 @@ func startGatehouse(t *testing.T, addr, appURL string) *lockedBuffer {
 		"GATEHOUSE_APP_URL="+appURL,
 		"GATEHOUSE_DATA_DIR="+t.TempDir(),
 	)
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting gatehouse: %v", err)
@@ -342,7 +342,7 @@ func startAPI(t *testing.T, dir, base string, argv []string, env ...string) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %v: %v", argv, err)
@@ -468,22 +468,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

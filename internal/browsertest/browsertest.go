@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
 
 // ChromiumPath is where Debian's chromium package installs the browser.
@@ -40,7 +42,7 @@ func Require(t testing.TB) {
 type Browser struct {
 	t     testing.TB
 	alloc context.Context
-	out   *buffer
+	out   *syncbuf.Buffer
 	// logs returns the server's log, for failure messages.
 	logs func() string
 }
@@ -52,7 +54,7 @@ func Start(t testing.TB, timeout time.Duration, logs func() string) *Browser {
 	Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
-	out := &buffer{}
+	out := &syncbuf.Buffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(ChromiumPath),
 		chromedp.Headless,
@@ -232,22 +234,4 @@ func (tab *Tab) Screenshot(name string) []byte {
 func JSString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-// buffer is a bytes buffer safe for concurrent writes.
-type buffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
