@@ -96,10 +96,10 @@ type wtx struct {
 }
 
 func (t *wtx) stmt(ctx context.Context, query string) *sql.Stmt {
-	if st, ok := t.s.writeStmts.Load(query); ok {
-		return t.Tx.StmtContext(ctx, st.(*sql.Stmt))
+	if st, ok := t.s.writeStmts[query]; ok {
+		return t.Tx.StmtContext(ctx, st)
 	}
-	t.s.wantPrepared.Store(query, true)
+	t.s.wantPrepared[query] = true
 	return nil
 }
 
@@ -122,22 +122,17 @@ func (t *wtx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 // prepareWanted prepares the queries wtx ran unprepared, between batches,
 // when the writer connection is free.
 func (s *Store) prepareWanted() {
-	s.wantPrepared.Range(func(q, _ any) bool {
-		s.wantPrepared.Delete(q)
-		if s.writeStmtCount.Load() >= maxWriteStmts {
-			return true
+	for q := range s.wantPrepared {
+		delete(s.wantPrepared, q)
+		if len(s.writeStmts) >= maxWriteStmts {
+			continue
 		}
-		if _, loaded := s.writeStmts.Load(q); loaded {
-			return true
-		}
-		st, err := s.write.PrepareContext(context.Background(), q.(string))
+		st, err := s.write.PrepareContext(context.Background(), q)
 		if err != nil {
-			return true // it runs unprepared, and is tried again when next seen
+			continue // it runs unprepared, and is tried again when next seen
 		}
-		s.writeStmts.Store(q, st)
-		s.writeStmtCount.Add(1)
-		return true
-	})
+		s.writeStmts[q] = st
+	}
 }
 
 // runBatch runs batch in one transaction and answers each request.

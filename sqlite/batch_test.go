@@ -154,7 +154,7 @@ func TestWritesArePrepared(t *testing.T) {
 		if err := s.tx(context.Background(), insertKey(fmt.Sprint(i), nil)); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := s.writeStmts.Load(q); !ok {
+		if _, ok := s.writeStmts[q]; !ok {
 			t.Fatalf("after write %d the statement is not prepared", i)
 		}
 	}

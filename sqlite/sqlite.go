@@ -21,7 +21,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -33,21 +32,19 @@ import (
 type Store struct {
 	read  *sql.DB
 	write *sql.DB
-	// writeStmts holds the writer's prepared statements, by query (see
-	// wtx): SQLite compiles a statement's text anew at every call
-	// otherwise. The session check's is prepared by its readers
-	// (status.go).
-	writeStmts sync.Map // string → *sql.Stmt
+	// writeStmts holds the writer's prepared statements, by query, and
+	// wantPrepared the queries to prepare after the batch (see wtx):
+	// SQLite compiles a statement's text anew at every call otherwise.
+	// Only the writer goroutine uses them (and Close, once it has ended).
+	// The session check's statement is prepared by its readers (status.go).
+	writeStmts   map[string]*sql.Stmt
+	wantPrepared map[string]bool
 
 	// txs carries write transactions to the writer goroutine (batch.go);
 	// stop ends it, and writerDone says it has ended.
 	txs              chan *txRequest
 	stop, writerDone chan struct{}
 	closeOnce        sync.Once
-	// wantPrepared are the writer's queries to prepare after the batch
-	// (wtx); writeStmtCount counts writeStmts.
-	wantPrepared   sync.Map // string → bool
-	writeStmtCount atomic.Int64
 
 	// statusQueries carries session checks to the status readers
 	// (status.go); readersDone says they have ended.
@@ -112,7 +109,8 @@ func Connect(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	s := &Store{read: read, write: write, txs: make(chan *txRequest), stop: make(chan struct{}), writerDone: make(chan struct{}),
+	s := &Store{read: read, write: write, writeStmts: map[string]*sql.Stmt{}, wantPrepared: map[string]bool{},
+		txs: make(chan *txRequest), stop: make(chan struct{}), writerDone: make(chan struct{}),
 		statusQueries: make(chan *statusQuery)}
 	go s.writer()
 	for range statusReaders() {
@@ -132,10 +130,9 @@ func (s *Store) Close() error {
 	<-s.writerDone
 	s.readersDone.Wait()
 	var errs []error
-	s.writeStmts.Range(func(_, v any) bool {
-		errs = append(errs, v.(*sql.Stmt).Close())
-		return true
-	})
+	for _, st := range s.writeStmts {
+		errs = append(errs, st.Close())
+	}
 	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
 }
 
