@@ -5,7 +5,6 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/testaddr"
 )
 
 // nobody is the uid and gid the binary runs as when the test runs as root.
@@ -85,7 +86,7 @@ func TestBinary(t *testing.T) {
 			t.Fatalf("the unit sets no %s", k)
 		}
 	}
-	addr := freeLoopbackAddr(t)
+	addr := testaddr.Free(t)
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
 		t.Fatal(err)
@@ -192,15 +193,4 @@ func TestBinary(t *testing.T) {
 			t.Errorf("gatehouse.db is owned by uid %d, want %d", uid, nobody)
 		}
 	}
-}
-
-// freeLoopbackAddr is a loopback address with a port nothing listens on.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

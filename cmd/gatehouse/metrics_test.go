@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/devlogin/devlogintest"
+	"github.com/gatehouse/gatehouse/internal/testaddr"
 )
 
 // TestMetrics scrapes the metrics listener after a login, a refresh and a
 // logout over HTTP: the counts moved, no user, email, token or address is
 // in the exposition, and the API has no /metrics.
 func TestMetrics(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testaddr.Free(t)
 	base, logs, stop := startServe(t, "GATEHOUSE_DATA_DIR", t.TempDir(), "GATEHOUSE_METRICS_ADDR", addr)
 	defer stop()
 
@@ -88,16 +89,6 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("the exposition contains %q", secret)
 		}
 	}
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func scrape(t *testing.T, addr string) string {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/browsertest"
 	"github.com/gatehouse/gatehouse/internal/syncbuf"
+	"github.com/gatehouse/gatehouse/internal/testaddr"
 	"github.com/gatehouse/gatehouse/verify"
 )
 
@@ -82,7 +83,7 @@ func signInCallAPISignOut(t *testing.T, kind string) {
 	// with the others'.
 	spa := httptest.NewUnstartedServer(nil)
 	api := httptest.NewUnstartedServer(nil)
-	gatehouseAddr := freeAddr(t)
+	gatehouseAddr := testaddr.Free(t)
 	gatehouseURL := "http://" + gatehouseAddr
 	spaURL := "http://" + spa.Listener.Addr().String()
 	apiURL := "http://" + api.Listener.Addr().String()
@@ -104,13 +105,13 @@ func signInCallAPISignOut(t *testing.T, kind string) {
 	case "verify":
 		api.Config.Handler = notesAPI(v, spaURL, seen)
 	case "express":
-		addr := freeAddr(t)
+		addr := testaddr.Free(t)
 		_, port, _ := net.SplitHostPort(addr)
 		startAPI(t, "../express-api", "http://localhost:"+port, []string{"node", "server.js"},
 			"PORT="+port, "GATEHOUSE_ISSUER="+gatehouseURL, "GATEHOUSE_AUDIENCE="+spaURL, "CORS_ORIGINS="+spaURL)
 		api.Config.Handler = recordingProxy(t, "http://localhost:"+port, seen)
 	case "fastapi":
-		addr := freeAddr(t)
+		addr := testaddr.Free(t)
 		host, port, _ := net.SplitHostPort(addr)
 		startAPI(t, "../fastapi-api", "http://"+addr, []string{"/usr/bin/python3", "-m", "uvicorn", "--factory", "app:create_app_from_env", "--host", host, "--port", port},
 			"GATEHOUSE_ISSUER="+gatehouseURL, "GATEHOUSE_AUDIENCE="+spaURL, "CORS_ORIGINS="+spaURL)
@@ -456,16 +457,4 @@ func (s *subjects) last() string {
 		return ""
 	}
 	return s.subs[len(s.subs)-1]
-}
-
-// freeAddr returns a loopback address that was free a moment ago, for a
-// server in another process.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
