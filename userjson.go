@@ -1,9 +1,6 @@
 package gatehouse
 
-import (
-	"time"
-	"unicode/utf8"
-)
+import "github.com/gatehouse/gatehouse/internal/jsonenc"
 
 // AppendJSON appends u's JSON to dst: byte for byte what encoding/json
 // makes of it (TestUserAppendJSON and FuzzUserAppendJSON hold it to that),
@@ -12,7 +9,7 @@ import (
 // added here too, which the tests catch.
 func (u *User) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, u.ID)
+	dst = jsonenc.AppendString(dst, u.ID)
 	dst = appendJSONField(dst, `,"login":`, u.Login)
 	dst = appendJSONField(dst, `,"name":`, u.Name)
 	dst = appendJSONField(dst, `,"company":`, u.Company)
@@ -25,9 +22,9 @@ func (u *User) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `,"email_verified":false`...)
 	}
 	dst = append(dst, `,"created_at":`...)
-	dst = appendJSONTime(dst, u.CreatedAt)
+	dst = jsonenc.AppendTime(dst, u.CreatedAt)
 	dst = append(dst, `,"updated_at":`...)
-	dst = appendJSONTime(dst, u.UpdatedAt)
+	dst = jsonenc.AppendTime(dst, u.UpdatedAt)
 	return append(dst, '}')
 }
 
@@ -36,68 +33,5 @@ func appendJSONField(dst []byte, name string, s *string) []byte {
 	if s == nil {
 		return append(dst, "null"...)
 	}
-	return appendJSONString(dst, *s)
-}
-
-// appendJSONTime appends t as encoding/json does (time.Time.MarshalJSON).
-func appendJSONTime(dst []byte, t time.Time) []byte {
-	dst = append(dst, '"')
-	dst = t.AppendFormat(dst, time.RFC3339Nano)
-	return append(dst, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s quoted as encoding/json does: HTML-safe (<, >
-// and & escaped), U+2028 and U+2029 escaped, invalid UTF-8 replaced by
-// U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return jsonenc.AppendString(dst, *s)
 }
