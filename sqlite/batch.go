@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/batch"
 )
 
 // maxBatch is the most write transactions committed together.
@@ -58,25 +59,14 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, *wtx) error) er
 // writer runs the write transactions, in batches, until the store closes.
 func (s *Store) writer() {
 	defer close(s.writerDone)
-	batch := make([]*txRequest, 0, maxBatch)
+	reqs := make([]*txRequest, 0, maxBatch)
 	for {
-		select {
-		case req := <-s.txs:
-			batch = append(batch[:0], req)
-		case <-s.stop:
+		var ok bool
+		if reqs, ok = batch.Take(s.txs, s.stop, reqs); !ok {
 			return
 		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case req := <-s.txs:
-				batch = append(batch, req)
-			default:
-				break more
-			}
-		}
-		s.runBatch(batch)
-		clear(batch)
+		s.runBatch(reqs)
+		clear(reqs)
 	}
 }
 
