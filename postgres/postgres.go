@@ -39,7 +39,8 @@ const (
 
 // Store is a gatehouse.Store on a PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	status *statusBatcher
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -83,11 +84,13 @@ func Connect(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connecting: %w", wrap(err))
 	}
+	s.startStatusLoops()
 	return s, nil
 }
 
-// Close closes every connection of the pool.
+// Close stops the session checks and closes every connection of the pool.
 func (s *Store) Close() error {
+	s.stopStatusLoops()
 	s.pool.Close()
 	return nil
 }

@@ -82,30 +82,6 @@ func (s *Store) SessionUser(ctx context.Context, id string) (*gatehouse.Session,
 	return scanSessionUser(s.pool.QueryRow(ctx, sessionUserSelect+` WHERE s.id = $1`, id))
 }
 
-// sessionStatusByID is the query of SessionStatus.
-var sessionStatusByID = `SELECT s.id, s.user_id, s.idle_expires_at, s.expires_at, s.revoked_at, ` + qualify("u", userReadColumns) + `
-	FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`
-
-// SessionStatus returns the status of a session and its user, in one
-// query of the columns it needs: it runs on every request with an access
-// token. pgx prepares it on each connection the first time and then sends
-// it as one round trip.
-func (s *Store) SessionStatus(ctx context.Context, id string) (*gatehouse.SessionStatus, *gatehouse.User, error) {
-	if gatehouse.CheckText(id) != nil {
-		return nil, nil, gatehouse.ErrNotFound
-	}
-	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
-	defer cancel()
-	var status gatehouse.SessionStatus
-	var ur userRow
-	dest := append(make([]any, 0, 16), &status.ID, &status.UserID, &status.IdleExpiresAt, &status.ExpiresAt, &status.RevokedAt)
-	if err := s.pool.QueryRow(ctx, sessionStatusByID, id).Scan(append(dest, ur.dest()...)...); err != nil {
-		return nil, nil, wrap(err)
-	}
-	status.IdleExpiresAt, status.ExpiresAt, status.RevokedAt = fromDB(status.IdleExpiresAt), fromDB(status.ExpiresAt), nullTime(status.RevokedAt)
-	return &status, ur.user(), nil
-}
-
 // qualify prefixes each of the comma-separated columns with a table alias.
 func qualify(alias, columns string) string {
 	cols := strings.Split(columns, ",")

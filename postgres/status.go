@@ -1,0 +1,164 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/batch"
+)
+
+// The session check of every request is read in batches: a few long-lived
+// goroutines each take every check waiting (up to maxStatusBatch) and read
+// them in one query, one round trip. A batch starts after each of its
+// checks arrived, so every check still reads the database after its
+// request came in: a session revoked before that is seen as revoked.
+// Under load, one round trip, one pool acquisition and one wake-up of a
+// PostgreSQL backend serve many requests; alone, a check waits for no one.
+
+const (
+	// statusLoops is how many batches of session checks can be in flight
+	// at once, each on a pooled connection of its own.
+	statusLoops = 2
+	// maxStatusBatch bounds the sessions read in one query.
+	maxStatusBatch = 64
+)
+
+// sessionStatusByIDs is the batch query of SessionStatus.
+var sessionStatusByIDs = `SELECT s.id, s.user_id, s.idle_expires_at, s.expires_at, s.revoked_at, ` + qualify("u", userReadColumns) + `
+	FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ANY($1::text[])`
+
+// errClosed answers the session checks of a closed store.
+var errClosed = fmt.Errorf("%w: postgres: the store is closed", gatehouse.ErrUnavailable)
+
+// statusQuery is one session check, handed to a loop and back.
+type statusQuery struct {
+	id     string
+	status *gatehouse.SessionStatus
+	user   *gatehouse.User
+	err    error
+	done   chan struct{}
+}
+
+// statusBatcher runs the session checks of one Store.
+type statusBatcher struct {
+	queries chan *statusQuery // unbuffered: a check handed over is a check taken
+	stop    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+func (s *Store) startStatusLoops() {
+	s.status = &statusBatcher{queries: make(chan *statusQuery), stop: make(chan struct{})}
+	for range statusLoops {
+		s.status.wg.Add(1)
+		go s.statusLoop()
+	}
+}
+
+func (s *Store) stopStatusLoops() {
+	s.status.once.Do(func() { close(s.status.stop) })
+	s.status.wg.Wait()
+}
+
+// statusLoop answers session checks, a batch at a time, until the store
+// closes.
+func (s *Store) statusLoop() {
+	b := s.status
+	defer b.wg.Done()
+	queries := make([]*statusQuery, 0, maxStatusBatch)
+	ids := make([]string, 0, maxStatusBatch)
+	for {
+		var ok bool
+		if queries, ok = batch.Take(b.queries, b.stop, queries); !ok {
+			return
+		}
+		ids = ids[:0]
+		for _, q := range queries {
+			ids = append(ids, q.id)
+		}
+		err := s.readStatuses(ids, queries)
+		for _, q := range queries {
+			switch {
+			case err != nil:
+				q.err = err
+			case q.status == nil:
+				q.err = gatehouse.ErrNotFound
+			}
+			q.done <- struct{}{}
+		}
+		clear(queries)
+	}
+}
+
+// readStatuses reads the sessions ids name and gives each of queries
+// the row of its id. Not the request's context: a batch serves many
+// requests, and is bounded by OperationTimeout.
+func (s *Store) readStatuses(ids []string, queries []*statusQuery) error {
+	ctx, cancel := context.WithTimeout(context.Background(), OperationTimeout)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, sessionStatusByIDs, ids)
+	if err != nil {
+		return wrap(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status gatehouse.SessionStatus
+		var ur userRow
+		var dest [16]any
+		d := append(dest[:0], &status.ID, &status.UserID, &status.IdleExpiresAt, &status.ExpiresAt, &status.RevokedAt)
+		if err := rows.Scan(append(d, ur.dest()...)...); err != nil {
+			return wrap(err)
+		}
+		status.IdleExpiresAt, status.ExpiresAt, status.RevokedAt = fromDB(status.IdleExpiresAt), fromDB(status.ExpiresAt), nullTime(status.RevokedAt)
+		u := ur.user()
+		// The same session may be checked by several requests of the
+		// batch; each gets a copy of its own.
+		first := true
+		for _, q := range queries {
+			if q.id != status.ID {
+				continue
+			}
+			if first {
+				q.status, q.user, first = &status, u, false
+				continue
+			}
+			st, uc := status, *u
+			q.status, q.user = &st, &uc
+		}
+	}
+	return wrap(rows.Err())
+}
+
+// SessionStatus returns the status of a session and its user, in one query
+// of the columns it needs, read in a batch with the other checks waiting:
+// it runs on every request with an access token.
+func (s *Store) SessionStatus(ctx context.Context, id string) (*gatehouse.SessionStatus, *gatehouse.User, error) {
+	if gatehouse.CheckText(id) != nil {
+		return nil, nil, gatehouse.ErrNotFound
+	}
+	// Waiting for a turn counts too: with the database down, the checks
+	// queued behind failing batches end at OperationTimeout like any other
+	// store call.
+	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
+	defer cancel()
+	q := &statusQuery{id: id, done: make(chan struct{}, 1)}
+	select {
+	case s.status.queries <- q:
+	case <-s.status.stop:
+		return nil, nil, errClosed
+	case <-ctx.Done():
+		return nil, nil, wrap(ctx.Err())
+	}
+	select {
+	case <-q.done:
+	case <-ctx.Done():
+		// The batch ends without us, within OperationTimeout.
+		return nil, nil, wrap(ctx.Err())
+	}
+	if q.err != nil {
+		return nil, nil, q.err
+	}
+	return q.status, q.user, nil
+}
