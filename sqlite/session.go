@@ -79,9 +79,14 @@ var sessionUserSelect = `SELECT ` + qualify("s", sessionColumns) + `, ` + qualif
 // sessionUserByID is the query of SessionUser.
 var sessionUserByID = sessionUserSelect + ` WHERE s.id = ?`
 
-// sessionStatusByID is the query of SessionStatus.
-var sessionStatusByID = `SELECT s.id, s.user_id, s.idle_expires_at, s.expires_at, s.revoked_at, ` + qualify("u", userReadColumns) + `
-	FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`
+// The queries of SessionStatus: a session and its user, and the sessions
+// whose ids are in a JSON array and their users.
+var (
+	sessionStatusSelect = `SELECT s.id, s.user_id, s.idle_expires_at, s.expires_at, s.revoked_at, ` + qualify("u", userReadColumns) + `
+	FROM sessions s JOIN users u ON u.id = s.user_id`
+	sessionStatusByID  = sessionStatusSelect + ` WHERE s.id = ?`
+	sessionStatusByIDs = sessionStatusSelect + ` WHERE s.id IN (SELECT value FROM json_each(?))`
+)
 
 func scanSessionUser(row scanner) (*gatehouse.Session, *gatehouse.User, error) {
 	var sr sessionRow

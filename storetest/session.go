@@ -135,6 +135,60 @@ func testSessionStatus(t *testing.T, s *Harness) {
 	}
 }
 
+// testConcurrentSessionStatus: many checks at once, which the stores may
+// read together in one query (sqlite and postgres do), each get the answer
+// of their own session, a revoked one revoked, an unknown one ErrNotFound,
+// and the same session asked by many at once its own copy.
+func testConcurrentSessionStatus(t *testing.T, s *Harness) {
+	ctx := context.Background()
+	const sessions = 8
+	type want struct {
+		user    string
+		revoked bool
+	}
+	wants := make(map[string]want) // by session id
+	var ids []string
+	for i := range sessions {
+		id := fmt.Sprintf("s%d \"'<&>\u2028\\", i) // odd characters, to be quoted right in a batch
+		u, _ := newSession(t, s, fmt.Sprint(i), id)
+		w := want{u.ID, i%2 == 1}
+		if w.revoked {
+			if err := s.RevokeSession(ctx, u.ID, id, t0, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wants[id] = w
+		ids = append(ids, id)
+	}
+	ids = append(ids, "nope", "s0") // unknown; "s0" is a prefix of a session's id
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Go(func() {
+			for i := range 40 {
+				id := ids[(g+i)%len(ids)]
+				st, u, err := s.SessionStatus(ctx, id)
+				w, ok := wants[id]
+				switch {
+				case !ok:
+					if !errors.Is(err, gatehouse.ErrNotFound) {
+						t.Errorf("SessionStatus(%q) error = %v, want ErrNotFound", id, err)
+					}
+				case err != nil:
+					t.Errorf("SessionStatus(%q): %v", id, err)
+				case st.ID != id || st.UserID != w.user || u.ID != w.user:
+					t.Errorf("SessionStatus(%q) = session %q of %q, user %q; want user %q", id, st.ID, st.UserID, u.ID, w.user)
+				case (st.RevokedAt != nil) != w.revoked:
+					t.Errorf("SessionStatus(%q) RevokedAt = %v, want revoked %v", id, st.RevokedAt, w.revoked)
+				default:
+					// Each answer is the caller's own to change.
+					st.ID, u.ID = "changed", "changed"
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // rotate returns an update that gives the session the new token hash if
 // the presented token is the live one, and changes nothing otherwise.
 func rotate(next string, at time.Time, sawRetired *atomic.Int32) func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error) {

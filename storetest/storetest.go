@@ -73,6 +73,7 @@ func Run(t *testing.T, open Open) {
 		{"KilledUpsertLeavesNothing", testKilledUpsert},
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"SessionStatus", testSessionStatus},
+		{"ConcurrentSessionStatus", testConcurrentSessionStatus},
 		{"SessionRotation", testSessionRotation},
 		{"SessionUpdateErrorWritesNothing", testSessionUpdateErrorWritesNothing},
 		{"ConcurrentRotationRotatesOnce", testConcurrentRotation},
