@@ -397,6 +397,23 @@ func loginLoad(ctx context.Context, name string, pid int, base string, n int, wa
 	})
 }
 
+// connect opens one connection to dsn, without the URL parameters that
+// only pgxpool knows (pool_max_conns and the like), which gatehouse
+// accepts and a lone connection refuses.
+func connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	if u, err := url.Parse(dsn); err == nil {
+		q := u.Query()
+		for k := range q {
+			if strings.HasPrefix(k, "pool_") {
+				q.Del(k)
+			}
+		}
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	}
+	return pgx.Connect(ctx, dsn)
+}
+
 // freshSchema creates a schema of its own in the database at dsn and
 // returns its name, a URL whose connections use it, and a function that
 // drops it, as the project's tests isolate themselves (internal/pgtest).
@@ -409,7 +426,7 @@ func freshSchema(ctx context.Context, dsn string) (string, string, func(), error
 	rand.Read(b)
 	name := "gatehouse_bench_" + hex.EncodeToString(b)
 	exec := func(sql string) error {
-		conn, err := pgx.Connect(ctx, dsn)
+		conn, err := connect(ctx, dsn)
 		if err != nil {
 			return fmt.Errorf("connecting to PostgreSQL: %w", err)
 		}
@@ -425,7 +442,7 @@ func freshSchema(ctx context.Context, dsn string) (string, string, func(), error
 	u.RawQuery = q.Encode()
 	drop := func() {
 		ctx := context.WithoutCancel(ctx)
-		conn, err := pgx.Connect(ctx, dsn)
+		conn, err := connect(ctx, dsn)
 		if err == nil {
 			conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
 			conn.Close(ctx)

@@ -231,7 +231,7 @@ func seedPostgres(ctx context.Context, dsn string, n int) error {
 		ids[i] = users.user(i).id
 	}
 	copyIn := func(table string, columns []string, values func(i int) []any) error {
-		conn, err := pgx.Connect(ctx, dsn)
+		conn, err := connect(ctx, dsn)
 		if err != nil {
 			return err
 		}
@@ -292,7 +292,7 @@ func seedPostgres(ctx context.Context, dsn string, n int) error {
 	}
 	// The statistics autovacuum would gather after such a load, so that
 	// the planner sees the tables as a long-running database has them.
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := connect(ctx, dsn)
 	if err != nil {
 		return err
 	}
