@@ -21,33 +21,52 @@ func (s *Store) CreateLoginState(ctx context.Context, ls *gatehouse.LoginState, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	insert := &pgx.Batch{}
+	insert.Queue(`INSERT INTO login_states
+		(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, client, link_user_id, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		ls.StateHash, ls.BindingHash, ls.Provider, ls.RedirectURI, ls.CodeVerifier, ls.Nonce, ls.Client,
+		nullString(ls.LinkUserID), toDB(ls.CreatedAt), toDB(ls.ExpiresAt))
+	// A pipeline: the delete, the lock and the count in one round trip,
+	// then the insert and COMMIT.
+	return s.pipelineTx(ctx, func(p *pipeline) error {
+		first := &pgx.Batch{}
 		// The replaced login is deleted first, so that it does not count
 		// against the cap its successor is checked by.
 		if replaces != "" {
-			if _, err := tx.Exec(ctx, `DELETE FROM login_states WHERE binding_hash = $1`, replaces); err != nil {
-				return wrap(err)
-			}
+			first.Queue(`DELETE FROM login_states WHERE binding_hash = $1`, replaces)
 		}
 		if maxPerClient > 0 {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('gatehouse login client'), hashtext($1))`, ls.Client); err != nil {
-				return wrap(err)
-			}
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM login_states WHERE client = $1 AND expires_at > $2`,
-				ls.Client, toDB(ls.CreatedAt)).Scan(&n); err != nil {
-				return wrap(err)
-			}
-			if n >= maxPerClient {
-				return gatehouse.ErrTooMany
+			first.Queue(`SELECT pg_advisory_xact_lock(hashtext('gatehouse login client'), hashtext($1))`, ls.Client)
+			first.Queue(`SELECT count(*) FROM login_states WHERE client = $1 AND expires_at > $2`, ls.Client, toDB(ls.CreatedAt))
+		}
+		if first.Len() > 0 {
+			err := p.send(first, false, func(br pgx.BatchResults) error {
+				if replaces != "" {
+					if err := execAll(br, 1); err != nil {
+						return err
+					}
+				}
+				if maxPerClient <= 0 {
+					return nil
+				}
+				if err := execAll(br, 1); err != nil {
+					return err
+				}
+				var n int
+				if err := br.QueryRow().Scan(&n); err != nil {
+					return wrap(err)
+				}
+				if n >= maxPerClient {
+					return gatehouse.ErrTooMany
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO login_states
-			(state_hash, binding_hash, provider, redirect_uri, code_verifier, nonce, client, link_user_id, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			ls.StateHash, ls.BindingHash, ls.Provider, ls.RedirectURI, ls.CodeVerifier, ls.Nonce, ls.Client,
-			nullString(ls.LinkUserID), toDB(ls.CreatedAt), toDB(ls.ExpiresAt))
-		return wrap(err)
+		return p.send(insert, true, func(br pgx.BatchResults) error { return execAll(br, 1) })
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"time"
 
@@ -32,6 +33,12 @@ const (
 	// OperationTimeout bounds every store method, so a database that stops
 	// answering turns into ErrUnavailable rather than a hung request.
 	OperationTimeout = 10 * time.Second
+	// DefaultMaxConns is the least pool size, used unless the URL sets
+	// pool_max_conns; the pool has two connections per core if that is
+	// more. With pgx's own default, max(4, cores), writes (a login makes
+	// four transactions) queued for connections while the machine idled,
+	// waiting on round trips (see the README's Performance section).
+	DefaultMaxConns = 8
 	// conflictRetries is how often a write that collided with a concurrent
 	// one is tried again before the store gives up with ErrUnavailable.
 	conflictRetries = 5
@@ -71,6 +78,9 @@ func Connect(ctx context.Context, url string) (*Store, error) {
 	}
 	if !strings.Contains(url, "connect_timeout") {
 		cfg.ConnConfig.ConnectTimeout = ConnectTimeout
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = max(DefaultMaxConns, 2*int32(runtime.NumCPU()))
 	}
 	cfg.HealthCheckPeriod = 15 * time.Second
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

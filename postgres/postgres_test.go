@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -215,5 +216,19 @@ func TestWrap(t *testing.T) {
 	}
 	if got := wrap(&pgconn.PgError{Code: "42601"}); errors.Is(got, gatehouse.ErrUnavailable) || errors.Is(got, gatehouse.ErrConflict) {
 		t.Errorf("a syntax error was wrapped as %v", got)
+	}
+}
+
+// TestPoolSize: the pool has DefaultMaxConns connections (or two per core)
+// unless the URL says otherwise.
+func TestPoolSize(t *testing.T) {
+	url := pgtest.Schema(t)
+	s := openAt(t, url)
+	if got, want := s.pool.Config().MaxConns, max(DefaultMaxConns, 2*int32(runtime.NumCPU())); got != want {
+		t.Errorf("default pool size %d, want %d", got, want)
+	}
+	s = openAt(t, url+"&pool_max_conns=3")
+	if got := s.pool.Config().MaxConns; got != 3 {
+		t.Errorf("pool size with pool_max_conns=3: %d", got)
 	}
 }

@@ -60,6 +60,9 @@ func (s *Store) User(ctx context.Context, id string) (*gatehouse.User, error) {
 // the one user. A login whose profile has a verified email first takes a
 // transaction-scoped advisory lock on it, so that the email rule's check
 // and the insert it allows are atomic across nodes.
+//
+// It is a pipeline of two round trips: the lock and the reads, then the
+// writes, the user's row and COMMIT.
 func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, now time.Time, onEmailMatch gatehouse.EmailMatch) (*gatehouse.User, error) {
 	if err := gatehouse.CheckIdentity(ident); err != nil {
 		return nil, err
@@ -67,12 +70,12 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
 	var u *gatehouse.User
-	err := s.retryConflicts(ctx, func(tx pgx.Tx) error {
-		var txErr error
-		if u, txErr = upsertIdentity(ctx, tx, ident, toDB(now), onEmailMatch); txErr != nil {
-			return txErr
-		}
-		return writeAudit(ctx, tx, u.ID, "")
+	err := retryConflicts(func() error {
+		return s.pipelineTx(ctx, func(p *pipeline) error {
+			var err error
+			u, err = upsertIdentity(p, ident, toDB(now), onEmailMatch)
+			return err
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -80,12 +83,12 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 	return u, nil
 }
 
-// retryConflicts runs fn in a transaction, and again when it collided with
-// a concurrent insert (ErrConflict), which the next attempt sees.
-func (s *Store) retryConflicts(ctx context.Context, fn func(pgx.Tx) error) error {
+// retryConflicts runs a transaction, and again when it collided with a
+// concurrent insert (ErrConflict), which the next attempt sees.
+func retryConflicts(run func() error) error {
 	var err error
 	for range conflictRetries {
-		err = s.tx(ctx, fn)
+		err = run()
 		if !errors.Is(err, gatehouse.ErrConflict) {
 			return err
 		}
@@ -94,69 +97,116 @@ func (s *Store) retryConflicts(ctx context.Context, fn func(pgx.Tx) error) error
 	return fmt.Errorf("%w: %w", gatehouse.ErrUnavailable, err)
 }
 
-func upsertIdentity(ctx context.Context, tx pgx.Tx, ident *gatehouse.Identity, at time.Time, onEmailMatch gatehouse.EmailMatch) (*gatehouse.User, error) {
-	p := ident.Profile
-	key := p.VerifiedEmailKey()
-	if err := lockEmail(ctx, tx, key); err != nil {
-		return nil, err
+// identityAndUserLock reads an identity's user and whether it is disabled,
+// locking the identity and sharing the user's row.
+const identityAndUserLock = `SELECT i.user_id, u.disabled_at FROM identities i JOIN users u ON u.id = i.user_id
+	WHERE i.provider = $1 AND i.subject = $2 FOR UPDATE OF i FOR SHARE OF u`
+
+func upsertIdentity(p *pipeline, ident *gatehouse.Identity, at time.Time, onEmailMatch gatehouse.EmailMatch) (*gatehouse.User, error) {
+	pr := ident.Profile
+	key := pr.VerifiedEmailKey()
+	// The email rule's check is read with the identity: it is needed only
+	// if the identity is new, and costs less than a round trip.
+	checkEmail := key != "" && onEmailMatch != gatehouse.EmailMatchNewAccount
+	reads := &pgx.Batch{}
+	if key != "" {
+		reads.Queue(lockEmailQuery, key)
+	}
+	reads.Queue(identityAndUserLock, ident.Provider, ident.Subject)
+	if checkEmail {
+		reads.Queue(emailMatchQuery, key)
 	}
 	var userID string
 	var disabled *time.Time
-	err := tx.QueryRow(ctx, `SELECT i.user_id, u.disabled_at FROM identities i JOIN users u ON u.id = i.user_id
-		WHERE i.provider = $1 AND i.subject = $2 FOR UPDATE OF i FOR SHARE OF u`,
-		ident.Provider, ident.Subject).Scan(&userID, &disabled)
-	switch {
-	case err == nil && disabled != nil:
-		return nil, gatehouse.ErrDisabled
-	case errors.Is(err, pgx.ErrNoRows):
-		if onEmailMatch != gatehouse.EmailMatchNewAccount {
-			if err := checkEmailMatch(ctx, tx, key); err != nil {
-				return nil, err
+	var found bool
+	var matchErr error
+	err := p.send(reads, false, func(br pgx.BatchResults) error {
+		if key != "" {
+			if _, err := br.Exec(); err != nil {
+				return wrap(err)
 			}
 		}
-		userID = gatehouse.NewID(at)
-		if _, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
-			userID, p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at); err != nil {
-			return nil, wrap(err)
+		err := br.QueryRow().Scan(&userID, &disabled)
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, pgx.ErrNoRows):
+			return wrap(err)
 		}
-		if err := insertIdentity(ctx, tx, userID, ident, at); err != nil {
-			return nil, err
+		if checkEmail {
+			matchErr = readEmailMatch(br)
+			if matchErr != nil && !errors.As(matchErr, new(*gatehouse.AccountExistsError)) {
+				return matchErr
+			}
 		}
+		return nil
+	})
+	switch {
 	case err != nil:
-		return nil, wrap(err)
-	default:
-		if err := updateIdentity(ctx, tx, ident, at); err != nil {
-			return nil, err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET login = $1, name = $2, company = $3, location = $4, email = $5, picture = $6,
-			email_verified = $7, updated_at = $8 WHERE id = $9`,
-			p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at, userID); err != nil {
-			return nil, wrap(err)
-		}
+		return nil, err
+	case found && disabled != nil:
+		return nil, gatehouse.ErrDisabled
+	case !found && matchErr != nil:
+		return nil, matchErr
 	}
-	return scanUser(tx.QueryRow(ctx, userSelect+` WHERE id = $1`, userID))
+
+	writes := &pgx.Batch{}
+	if found {
+		q, args := identityUpdate(ident, at)
+		writes.Queue(q, args...)
+		writes.Queue(`UPDATE users SET login = $1, name = $2, company = $3, location = $4, email = $5, picture = $6,
+			email_verified = $7, updated_at = $8 WHERE id = $9`,
+			pr.Login, pr.Name, pr.Company, pr.Location, pr.Email, pr.Picture, pr.EmailVerified, at, userID)
+	} else {
+		userID = gatehouse.NewID(at)
+		writes.Queue(`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
+			userID, pr.Login, pr.Name, pr.Company, pr.Location, pr.Email, pr.Picture, pr.EmailVerified, at)
+		q, args := identityInsert(userID, ident, at)
+		writes.Queue(q, args...)
+	}
+	writes.Queue(userSelect+` WHERE id = $1`, userID)
+	audits, err := queueAudit(p.ctx, writes, userID, "")
+	if err != nil {
+		return nil, err
+	}
+	var u *gatehouse.User
+	err = p.send(writes, true, func(br pgx.BatchResults) error {
+		if err := execAll(br, 2); err != nil {
+			return err
+		}
+		var err error
+		if u, err = scanUser(br.QueryRow()); err != nil {
+			return err
+		}
+		return execAll(br, audits)
+	})
+	return u, err
 }
 
-// lockEmail takes a transaction-scoped advisory lock on a verified email
-// key ("" takes none). Every write of an identity with a verified email
-// takes it before it reads anything, so that no two of them check and
-// write one address at once.
+// lockEmailQuery takes a transaction-scoped advisory lock on a verified
+// email key. Every write of an identity with a verified email takes it
+// before it reads anything, so that no two of them check and write one
+// address at once.
+const lockEmailQuery = `SELECT pg_advisory_xact_lock(hashtext('gatehouse verified email'), hashtext($1))`
+
+// lockEmail takes the lock of lockEmailQuery on key ("" takes none).
 func lockEmail(ctx context.Context, tx pgx.Tx, key string) error {
 	if key == "" {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('gatehouse verified email'), hashtext($1))`, key)
+	_, err := tx.Exec(ctx, lockEmailQuery, key)
 	return wrap(err)
 }
 
-// checkEmailMatch returns an *AccountExistsError if an identity has the
-// verified email key, naming the providers of every user that has it.
-func checkEmailMatch(ctx context.Context, tx pgx.Tx, key string) error {
-	if key == "" {
-		return nil
-	}
-	rows, err := tx.Query(ctx, `SELECT DISTINCT provider FROM identities
-		WHERE user_id IN (SELECT user_id FROM identities WHERE verified_email = $1) ORDER BY provider`, key)
+// emailMatchQuery reads the providers of every user with an identity that
+// has the verified email key $1.
+const emailMatchQuery = `SELECT DISTINCT provider FROM identities
+	WHERE user_id IN (SELECT user_id FROM identities WHERE verified_email = $1) ORDER BY provider`
+
+// readEmailMatch reads emailMatchQuery's result: an *AccountExistsError
+// naming the providers if there are any.
+func readEmailMatch(q interface{ Query() (pgx.Rows, error) }) error {
+	rows, err := q.Query()
 	if err != nil {
 		return wrap(err)
 	}
@@ -170,20 +220,32 @@ func checkEmailMatch(ctx context.Context, tx pgx.Tx, key string) error {
 	return nil
 }
 
-func insertIdentity(ctx context.Context, tx pgx.Tx, userID string, ident *gatehouse.Identity, at time.Time) error {
+// identityInsert is the statement that stores a new identity of userID.
+func identityInsert(userID string, ident *gatehouse.Identity, at time.Time) (string, []any) {
 	p := ident.Profile
-	_, err := tx.Exec(ctx, `INSERT INTO identities
+	return `INSERT INTO identities
 		(provider, subject, user_id, login, email, email_verified, verified_email, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
-		ident.Provider, ident.Subject, userID, p.Login, p.Email, p.EmailVerified, nullString(p.VerifiedEmailKey()), at)
+		[]any{ident.Provider, ident.Subject, userID, p.Login, p.Email, p.EmailVerified, nullString(p.VerifiedEmailKey()), at}
+}
+
+// identityUpdate is the statement that refreshes an identity's profile.
+func identityUpdate(ident *gatehouse.Identity, at time.Time) (string, []any) {
+	p := ident.Profile
+	return `UPDATE identities SET login = $1, email = $2, email_verified = $3, verified_email = $4, updated_at = $5
+		WHERE provider = $6 AND subject = $7`,
+		[]any{p.Login, p.Email, p.EmailVerified, nullString(p.VerifiedEmailKey()), at, ident.Provider, ident.Subject}
+}
+
+func insertIdentity(ctx context.Context, tx pgx.Tx, userID string, ident *gatehouse.Identity, at time.Time) error {
+	q, args := identityInsert(userID, ident, at)
+	_, err := tx.Exec(ctx, q, args...)
 	return wrap(err)
 }
 
 func updateIdentity(ctx context.Context, tx pgx.Tx, ident *gatehouse.Identity, at time.Time) error {
-	p := ident.Profile
-	_, err := tx.Exec(ctx, `UPDATE identities SET login = $1, email = $2, email_verified = $3, verified_email = $4, updated_at = $5
-		WHERE provider = $6 AND subject = $7`,
-		p.Login, p.Email, p.EmailVerified, nullString(p.VerifiedEmailKey()), at, ident.Provider, ident.Subject)
+	q, args := identityUpdate(ident, at)
+	_, err := tx.Exec(ctx, q, args...)
 	return wrap(err)
 }
 
@@ -213,34 +275,36 @@ func (s *Store) LinkIdentity(ctx context.Context, userID string, ident *gatehous
 	defer cancel()
 	at := toDB(now)
 	var u *gatehouse.User
-	err := s.retryConflicts(ctx, func(tx pgx.Tx) error {
-		if err := lockEmail(ctx, tx, ident.Profile.VerifiedEmailKey()); err != nil {
-			return err
-		}
-		var err error
-		if u, err = scanUser(tx.QueryRow(ctx, userSelect+` WHERE id = $1 FOR SHARE`, userID)); err != nil {
-			return err
-		}
-		if u.DisabledAt != nil {
-			return gatehouse.ErrDisabled
-		}
-		var owner string
-		err = tx.QueryRow(ctx, `SELECT user_id FROM identities WHERE provider = $1 AND subject = $2 FOR UPDATE`,
-			ident.Provider, ident.Subject).Scan(&owner)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			err = insertIdentity(ctx, tx, userID, ident, at)
-		case err != nil:
-			return wrap(err)
-		case owner != userID:
-			return gatehouse.ErrIdentityInUse
-		default:
-			err = updateIdentity(ctx, tx, ident, at)
-		}
-		if err != nil {
-			return err
-		}
-		return writeAudit(ctx, tx, userID, "")
+	err := retryConflicts(func() error {
+		return s.tx(ctx, func(tx pgx.Tx) error {
+			if err := lockEmail(ctx, tx, ident.Profile.VerifiedEmailKey()); err != nil {
+				return err
+			}
+			var err error
+			if u, err = scanUser(tx.QueryRow(ctx, userSelect+` WHERE id = $1 FOR SHARE`, userID)); err != nil {
+				return err
+			}
+			if u.DisabledAt != nil {
+				return gatehouse.ErrDisabled
+			}
+			var owner string
+			err = tx.QueryRow(ctx, `SELECT user_id FROM identities WHERE provider = $1 AND subject = $2 FOR UPDATE`,
+				ident.Provider, ident.Subject).Scan(&owner)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				err = insertIdentity(ctx, tx, userID, ident, at)
+			case err != nil:
+				return wrap(err)
+			case owner != userID:
+				return gatehouse.ErrIdentityInUse
+			default:
+				err = updateIdentity(ctx, tx, ident, at)
+			}
+			if err != nil {
+				return err
+			}
+			return writeAudit(ctx, tx, userID, "")
+		})
 	})
 	if err != nil {
 		return nil, err
