@@ -64,6 +64,10 @@ func (s *Store) pipelineTx1(ctx context.Context, fn func(p *pipeline) error) err
 // first batch and followed by COMMIT if commit is set, and has read read
 // their results in order (through br.Exec, br.QueryRow, br.Query). read's
 // first error is send's; the statements after a failed one do not run.
+// With commit, COMMIT is already on its way: a statement's error makes the
+// server answer it with ROLLBACK, but an error read makes up on its own
+// (a row it did not expect) does not stop it, so such checks belong in a
+// batch before the last.
 func (p *pipeline) send(b *pgx.Batch, commit bool, read func(br pgx.BatchResults) error) error {
 	if p.committed {
 		return fmt.Errorf("postgres: a pipeline sent a batch after its commit") // a bug of ours

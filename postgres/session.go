@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -122,79 +121,72 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 	defer cancel()
 	var sess *gatehouse.Session
 	var u *gatehouse.User
-	var err error
-	for range conflictRetries {
-		sess, u, err = s.rotate(ctx, tokenHash, now, update)
-		if !retryable(err) {
-			break
-		}
+	var prune bool
+	err := s.pipelineTx(ctx, func(p *pipeline) error {
+		var err error
+		sess, u, prune, err = rotate(p, tokenHash, now, update)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	return sess, u, err
+	if prune {
+		// Keep the newest KeptRetiredRefreshTokens, in the order they
+		// were retired: housekeeping after the commit, in a statement of
+		// its own. Its failure is not the refresh's (which is stored): it
+		// leaves a few more retired tokens, for the next prune or the
+		// session's end to delete.
+		_, _ = s.pool.Exec(ctx, `DELETE FROM retired_refresh_tokens WHERE session_id = $1 AND seq <=
+			(SELECT seq FROM retired_refresh_tokens WHERE session_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`,
+			sess.ID, gatehouse.KeptRetiredRefreshTokens)
+	}
+	return sess, u, nil
 }
 
 // rotationLock locks the session row a refresh reads.
 const rotationLock = ` FOR UPDATE OF s`
 
-// rotate is one attempt of UpdateSessionByToken, in two round trips to the
-// database where the token is live (a refresh, the busiest write): the
-// transaction's BEGIN with the locking read of the session, then its
-// writes with the COMMIT, each sent as one pipeline.
-func (s *Store) rotate(ctx context.Context, tokenHash string, now time.Time,
-	update func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, *gatehouse.User, error) {
-	c, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, nil, wrap(err)
-	}
-	defer c.Release()
-	committed := false
-	defer func() {
-		if committed {
-			return
-		}
-		// After a failure the transaction must end even if ctx is done,
-		// but not hang on a dead connection. (pgxpool also closes a
-		// connection released inside a transaction.)
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		c.Exec(rctx, `ROLLBACK`)
-	}()
-
-	first := &pgx.Batch{}
-	first.Queue(`BEGIN`)
-	first.Queue(sessionUserSelect+` WHERE s.current_hash = $1`+rotationLock, tokenHash)
-	br := c.SendBatch(ctx, first)
-	_, err = br.Exec()
+// rotate runs a refresh's transaction in two round trips: BEGIN with the
+// locking read of the session, then the writes with COMMIT (a third, to
+// read a retired token, only when the token is not the live one). It
+// reports whether the session's retired tokens are due for their prune.
+func rotate(p *pipeline, tokenHash string, now time.Time,
+	update func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, *gatehouse.User, bool, error) {
 	var old *gatehouse.Session
 	var u *gatehouse.User
-	if err == nil {
-		old, u, err = scanSessionUser(br.QueryRow())
-	} else {
-		err = wrap(err)
-	}
-	if cerr := br.Close(); cerr != nil && (err == nil || errors.Is(err, gatehouse.ErrNotFound)) {
-		err = wrap(cerr)
+	read := func(query string, arg any) error {
+		b := &pgx.Batch{}
+		b.Queue(sessionUserSelect+query+rotationLock, arg)
+		return p.send(b, false, func(br pgx.BatchResults) error {
+			var err error
+			old, u, err = scanSessionUser(br.QueryRow())
+			return err
+		})
 	}
 	var retiredAt *time.Time
+	err := read(` WHERE s.current_hash = $1`, tokenHash)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		var id string
 		var at time.Time
-		if err := c.QueryRow(ctx, `SELECT session_id, retired_at FROM retired_refresh_tokens WHERE hash = $1`, tokenHash).Scan(&id, &at); err != nil {
-			return nil, nil, wrap(err)
+		b := &pgx.Batch{}
+		b.Queue(`SELECT session_id, retired_at FROM retired_refresh_tokens WHERE hash = $1`, tokenHash)
+		if err := p.send(b, false, func(br pgx.BatchResults) error { return wrap(br.QueryRow().Scan(&id, &at)) }); err != nil {
+			return nil, nil, false, err
 		}
 		at = fromDB(at)
 		retiredAt = &at
-		old, u, err = scanSessionUser(c.QueryRow(ctx, sessionUserSelect+` WHERE s.id = $1`+rotationLock, id))
+		err = read(` WHERE s.id = $1`, id)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	prev := old.CurrentHash
 	next, err := update(old, u, retiredAt)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if err := gatehouse.CheckSession(next); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 
 	rotated := next.CurrentHash != prev
@@ -208,59 +200,26 @@ func (s *Store) rotate(ctx context.Context, tokenHash string, now time.Time,
 		revoked_at = $4, revoke_reason = $5, rotations = rotations + $6 WHERE id = $7 RETURNING rotations`,
 		next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), nullTime(next.RevokedAt), next.RevokeReason,
 		step, next.ID)
-	events := gatehouse.AuditEvents(ctx, next.UserID, next.ID)
-	for i := range events {
-		q, args, err := auditInsert(&events[i])
-		if err != nil {
-			return nil, nil, err
-		}
-		writes.Queue(q, args...)
+	audits, err := queueAudit(p.ctx, writes, next.UserID, next.ID)
+	if err != nil {
+		return nil, nil, false, err
 	}
-	writes.Queue(`COMMIT`)
-	br = c.SendBatch(ctx, writes)
 	var rotations int64
-	err = func() error {
+	err = p.send(writes, true, func(br pgx.BatchResults) error {
 		if rotated {
-			if _, err := br.Exec(); err != nil {
-				return wrap(err)
+			if err := execAll(br, 1); err != nil {
+				return err
 			}
 		}
 		if err := br.QueryRow().Scan(&rotations); err != nil {
 			return wrap(err)
 		}
-		for range events {
-			if _, err := br.Exec(); err != nil {
-				return wrap(err)
-			}
-		}
-		// A transaction that failed answers COMMIT with ROLLBACK.
-		tag, err := br.Exec()
-		if err != nil {
-			return wrap(err)
-		}
-		if tag.String() != "COMMIT" {
-			return fmt.Errorf("%w: postgres: the refresh's transaction was rolled back", gatehouse.ErrUnavailable)
-		}
-		return nil
-	}()
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = wrap(cerr)
-	}
+		return execAll(br, audits)
+	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	committed = true
-	if rotated && rotations%gatehouse.RetiredPruneEvery == 0 {
-		// Keep the newest KeptRetiredRefreshTokens, in the order they
-		// were retired: housekeeping after the commit, in a statement of
-		// its own. Its failure is not the refresh's (which is stored): it
-		// leaves a few more retired tokens, for the next prune or the
-		// session's end to delete.
-		_, _ = c.Exec(ctx, `DELETE FROM retired_refresh_tokens WHERE session_id = $1 AND seq <=
-			(SELECT seq FROM retired_refresh_tokens WHERE session_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`,
-			next.ID, gatehouse.KeptRetiredRefreshTokens)
-	}
-	return next, u, nil
+	return next, u, rotated && rotations%gatehouse.RetiredPruneEvery == 0, nil
 }
 
 // Sessions returns the user's sessions that are not revoked, newest first.
