@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/batch"
+	"github.com/gatehouse/gatehouse/internal/sessioncheck"
 )
 
 // The session check of every request is read in batches: statusLoops
@@ -38,25 +38,17 @@ var sessionStatusByIDs = `SELECT s.id, s.user_id, s.idle_expires_at, s.expires_a
 // errClosed answers the session checks of a closed store.
 var errClosed = fmt.Errorf("%w: postgres: the store is closed", gatehouse.ErrUnavailable)
 
-// statusQuery is one session check, handed to a loop and back.
-type statusQuery struct {
-	id     string
-	status *gatehouse.SessionStatus
-	user   *gatehouse.User
-	err    error
-	done   chan struct{}
-}
-
 // statusBatcher runs the session checks of one Store.
 type statusBatcher struct {
-	queries chan *statusQuery // unbuffered: a check handed over is a check taken
-	stop    chan struct{}
-	once    sync.Once
-	wg      sync.WaitGroup
+	checks *sessioncheck.Queue
+	stop   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
 }
 
 func (s *Store) startStatusLoops() {
-	s.status = &statusBatcher{queries: make(chan *statusQuery), stop: make(chan struct{})}
+	stop := make(chan struct{})
+	s.status = &statusBatcher{checks: sessioncheck.NewQueue(stop, errClosed, wrap), stop: stop}
 	for range statusLoops {
 		s.status.wg.Add(1)
 		go s.statusLoop()
@@ -73,35 +65,25 @@ func (s *Store) stopStatusLoops() {
 func (s *Store) statusLoop() {
 	b := s.status
 	defer b.wg.Done()
-	queries := make([]*statusQuery, 0, maxStatusBatch)
+	checks := make([]*sessioncheck.Check, 0, maxStatusBatch)
 	ids := make([]string, 0, maxStatusBatch)
 	for {
 		var ok bool
-		if queries, ok = batch.Take(b.queries, b.stop, queries); !ok {
+		if checks, ok = b.checks.Take(checks); !ok {
 			return
 		}
 		ids = ids[:0]
-		for _, q := range queries {
-			ids = append(ids, q.id)
+		for _, c := range checks {
+			ids = append(ids, c.ID)
 		}
-		err := s.readStatuses(ids, queries)
-		for _, q := range queries {
-			switch {
-			case err != nil:
-				q.err = err
-			case q.status == nil:
-				q.err = gatehouse.ErrNotFound
-			}
-			q.done <- struct{}{}
-		}
-		clear(queries)
+		sessioncheck.Answer(checks, s.readStatuses(ids, checks))
 	}
 }
 
-// readStatuses reads the sessions ids name and gives each of queries
-// the row of its id. Not the request's context: a batch serves many
+// readStatuses reads the sessions ids name and gives each of checks the
+// row of its id. Not the request's context: a batch serves many
 // requests, and is bounded by OperationTimeout.
-func (s *Store) readStatuses(ids []string, queries []*statusQuery) error {
+func (s *Store) readStatuses(ids []string, checks []*sessioncheck.Check) error {
 	ctx, cancel := context.WithTimeout(context.Background(), OperationTimeout)
 	defer cancel()
 	rows, err := s.pool.Query(ctx, sessionStatusByIDs, ids)
@@ -118,21 +100,7 @@ func (s *Store) readStatuses(ids []string, queries []*statusQuery) error {
 			return wrap(err)
 		}
 		status.IdleExpiresAt, status.ExpiresAt, status.RevokedAt = fromDB(status.IdleExpiresAt), fromDB(status.ExpiresAt), nullTime(status.RevokedAt)
-		u := ur.user()
-		// The same session may be checked by several requests of the
-		// batch; each gets a copy of its own.
-		first := true
-		for _, q := range queries {
-			if q.id != status.ID {
-				continue
-			}
-			if first {
-				q.status, q.user, first = &status, u, false
-				continue
-			}
-			st, uc := status, *u
-			q.status, q.user = &st, &uc
-		}
+		sessioncheck.Found(checks, status, ur.user())
 	}
 	return wrap(rows.Err())
 }
@@ -149,22 +117,5 @@ func (s *Store) SessionStatus(ctx context.Context, id string) (*gatehouse.Sessio
 	// store call.
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	q := &statusQuery{id: id, done: make(chan struct{}, 1)}
-	select {
-	case s.status.queries <- q:
-	case <-s.status.stop:
-		return nil, nil, errClosed
-	case <-ctx.Done():
-		return nil, nil, wrap(ctx.Err())
-	}
-	select {
-	case <-q.done:
-	case <-ctx.Done():
-		// The batch ends without us, within OperationTimeout.
-		return nil, nil, wrap(ctx.Err())
-	}
-	if q.err != nil {
-		return nil, nil, q.err
-	}
-	return q.status, q.user, nil
+	return s.status.checks.Ask(ctx, id)
 }

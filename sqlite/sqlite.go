@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/sessioncheck"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -46,10 +47,10 @@ type Store struct {
 	stop, writerDone chan struct{}
 	closeOnce        sync.Once
 
-	// statusQueries carries session checks to the status readers
-	// (status.go); readersDone says they have ended.
-	statusQueries chan *statusQuery
-	readersDone   sync.WaitGroup
+	// checks carries session checks to the status readers (status.go);
+	// readersDone says they have ended.
+	checks      *sessioncheck.Queue
+	readersDone sync.WaitGroup
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -110,8 +111,8 @@ func Connect(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxIdleConns(n)
 
 	s := &Store{read: read, write: write, writeStmts: map[string]*sql.Stmt{}, wantPrepared: map[string]bool{},
-		txs: make(chan *txRequest), stop: make(chan struct{}), writerDone: make(chan struct{}),
-		statusQueries: make(chan *statusQuery)}
+		txs: make(chan *txRequest), stop: make(chan struct{}), writerDone: make(chan struct{})}
+	s.checks = sessioncheck.NewQueue(s.stop, errClosed, wrap)
 	go s.writer()
 	for range statusReaders() {
 		s.readersDone.Add(1)

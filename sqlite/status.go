@@ -6,8 +6,8 @@ import (
 	"runtime"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/batch"
 	"github.com/gatehouse/gatehouse/internal/jsonenc"
+	"github.com/gatehouse/gatehouse/internal/sessioncheck"
 )
 
 // The session check of every request runs on a few long-lived goroutines,
@@ -32,26 +32,17 @@ func statusReaders() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 // maxStatusBatch bounds the sessions read in one query.
 const maxStatusBatch = 64
 
-// statusQuery is one session check, handed to a reader and back.
-type statusQuery struct {
-	id     string
-	status *gatehouse.SessionStatus
-	user   *gatehouse.User
-	err    error
-	done   chan struct{}
-}
-
 // statusReader answers session checks, a batch at a time, until the store
 // closes.
 func (s *Store) statusReader() {
 	defer s.readersDone.Done()
 	var c *statusConn
 	defer func() { c.close() }()
-	queries := make([]*statusQuery, 0, maxStatusBatch)
+	checks := make([]*sessioncheck.Check, 0, maxStatusBatch)
 	var ids []byte
 	for {
 		var ok bool
-		if queries, ok = batch.Take(s.statusQueries, s.stop, queries); !ok {
+		if checks, ok = s.checks.Take(checks); !ok {
 			return
 		}
 		var err error
@@ -59,23 +50,14 @@ func (s *Store) statusReader() {
 			c, err = s.openStatusConn()
 		}
 		if err == nil {
-			if ids, err = c.read(queries, ids); err != nil {
+			if ids, err = c.read(checks, ids); err != nil {
 				// The connection may be what failed: the next batch
 				// opens a new one.
 				c.close()
 				c = nil
 			}
 		}
-		for _, q := range queries {
-			switch {
-			case err != nil:
-				q.err = err
-			case q.status == nil:
-				q.err = gatehouse.ErrNotFound
-			}
-			q.done <- struct{}{}
-		}
-		clear(queries)
+		sessioncheck.Answer(checks, err)
 	}
 }
 
@@ -116,18 +98,18 @@ func (c *statusConn) close() {
 	c.conn.Close()
 }
 
-// read reads the sessions of queries and gives each query the row of its
+// read reads the sessions of checks and gives each check the row of its
 // id. ids is a buffer for the batch's argument, returned for reuse.
-func (c *statusConn) read(queries []*statusQuery, ids []byte) ([]byte, error) {
+func (c *statusConn) read(checks []*sessioncheck.Check, ids []byte) ([]byte, error) {
 	// Without the requests' cancellation: the query is a read of rows by
 	// key, which WAL mode never makes wait for a writer (and watching a
 	// context would cost database/sql and the driver a goroutine each).
 	var rows *sql.Rows
 	var err error
-	if len(queries) == 1 {
-		rows, err = c.one.QueryContext(context.Background(), queries[0].id)
+	if len(checks) == 1 {
+		rows, err = c.one.QueryContext(context.Background(), checks[0].ID)
 	} else {
-		ids = appendIDs(ids[:0], queries)
+		ids = appendIDs(ids[:0], checks)
 		rows, err = c.many.QueryContext(context.Background(), ids)
 	}
 	if err != nil {
@@ -145,34 +127,20 @@ func (c *statusConn) read(queries []*statusQuery, ids []byte) ([]byte, error) {
 			return ids, wrap(err)
 		}
 		status.IdleExpiresAt, status.ExpiresAt, status.RevokedAt = fromDB(idle), fromDB(expires), fromNullDB(revoked)
-		u := ur.user()
-		// The same session may be checked by several requests of the
-		// batch; each gets a copy of its own.
-		first := true
-		for _, q := range queries {
-			if q.id != status.ID {
-				continue
-			}
-			if first {
-				q.status, q.user, first = &status, u, false
-				continue
-			}
-			st, uc := status, *u
-			q.status, q.user = &st, &uc
-		}
+		sessioncheck.Found(checks, status, ur.user())
 	}
 	return ids, wrap(rows.Err())
 }
 
-// appendIDs appends the ids of queries to b as a JSON array, the argument
+// appendIDs appends the ids of checks to b as a JSON array, the argument
 // of sessionStatusByIDs.
-func appendIDs(b []byte, queries []*statusQuery) []byte {
+func appendIDs(b []byte, checks []*sessioncheck.Check) []byte {
 	b = append(b, '[')
-	for i, q := range queries {
+	for i, c := range checks {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonenc.AppendString(b, q.id)
+		b = jsonenc.AppendString(b, c.ID)
 	}
 	return append(b, ']')
 }
@@ -184,17 +152,5 @@ func (s *Store) SessionStatus(ctx context.Context, id string) (*gatehouse.Sessio
 	if gatehouse.CheckText(id) != nil {
 		return nil, nil, gatehouse.ErrNotFound
 	}
-	q := &statusQuery{id: id, done: make(chan struct{}, 1)}
-	select {
-	case s.statusQueries <- q:
-	case <-s.stop:
-		return nil, nil, errClosed
-	case <-ctx.Done():
-		return nil, nil, wrap(ctx.Err())
-	}
-	<-q.done
-	if q.err != nil {
-		return nil, nil, q.err
-	}
-	return q.status, q.user, nil
+	return s.checks.Ask(ctx, id)
 }
