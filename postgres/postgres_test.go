@@ -86,8 +86,24 @@ func TestOutageAndRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now()
+	if err := s.CreateSession(ctx, &gatehouse.Session{ID: "s1", UserID: u.ID, Secret: []byte("x"), CurrentHash: "rt-s1",
+		CreatedAt: now, LastUsedAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 
 	proxy.Down()
+	// Session checks, several at once so that they share batches, end
+	// as unavailable too, none left waiting.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, _, err := s.SessionStatus(ctx, "s1"); !errors.Is(err, gatehouse.ErrUnavailable) {
+				t.Errorf("SessionStatus during the outage: %v, want ErrUnavailable", err)
+			}
+		})
+	}
+	wg.Wait()
 	if err := s.Ping(ctx); !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Errorf("Ping during the outage: %v, want ErrUnavailable", err)
 	}
@@ -107,6 +123,9 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 	if _, err := s.User(ctx, u.ID); err != nil {
 		t.Fatalf("User after the outage: %v", err)
+	}
+	if _, _, err := s.SessionStatus(ctx, "s1"); err != nil {
+		t.Fatalf("SessionStatus after the outage: %v", err)
 	}
 }
 
