@@ -44,6 +44,10 @@ const (
 	conflictRetries = 5
 )
 
+// defaultMaxConns is the pool's size unless the URL sets pool_max_conns:
+// DefaultMaxConns, or two connections per core if that is more.
+func defaultMaxConns() int32 { return max(DefaultMaxConns, 2*int32(runtime.NumCPU())) }
+
 // Store is a gatehouse.Store on a PostgreSQL database.
 type Store struct {
 	pool   *pgxpool.Pool
@@ -80,7 +84,7 @@ func Connect(ctx context.Context, url string) (*Store, error) {
 		cfg.ConnConfig.ConnectTimeout = ConnectTimeout
 	}
 	if !strings.Contains(url, "pool_max_conns") {
-		cfg.MaxConns = max(DefaultMaxConns, 2*int32(runtime.NumCPU()))
+		cfg.MaxConns = defaultMaxConns()
 	}
 	cfg.HealthCheckPeriod = 15 * time.Second
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -243,8 +242,8 @@ func TestWrap(t *testing.T) {
 func TestPoolSize(t *testing.T) {
 	url := pgtest.Schema(t)
 	s := openAt(t, url)
-	if got, want := s.pool.Config().MaxConns, max(DefaultMaxConns, 2*int32(runtime.NumCPU())); got != want {
-		t.Errorf("default pool size %d, want %d", got, want)
+	if got, want := s.pool.Config().MaxConns, defaultMaxConns(); got != want || got < DefaultMaxConns {
+		t.Errorf("default pool size %d, want %d (at least %d)", got, want, DefaultMaxConns)
 	}
 	s = openAt(t, url+"&pool_max_conns=3")
 	if got := s.pool.Config().MaxConns; got != 3 {

@@ -7,20 +7,13 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
-	"github.com/gatehouse/gatehouse/internal/sessioncheck"
 	"github.com/gatehouse/gatehouse/storetest"
 )
 
 // TestStatusBatch reads one batch of checks directly (storetest.StatusBatch).
 func TestStatusBatch(t *testing.T) {
 	s := openAt(t, pgtest.Schema(t))
-	storetest.StatusBatch(t, s, func(checks []*sessioncheck.Check) error {
-		ids := make([]string, len(checks))
-		for i, c := range checks {
-			ids[i] = c.ID
-		}
-		return s.readStatuses(ids, checks)
-	})
+	storetest.StatusBatch(t, s, s.readStatuses)
 }
 
 // TestStatusAfterClose: a check after Close is ErrUnavailable, not a hang.

@@ -82,3 +82,36 @@ func TestFoundCopies(t *testing.T) {
 		t.Errorf("check of b: %v, want ErrNotFound", err)
 	}
 }
+
+// TestTakeBound: a batch never holds more than MaxBatch checks, and every
+// check is answered.
+func TestTakeBound(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	q := NewQueue(stop, errClosed, wrapped)
+	const askers = MaxBatch + 40
+	errs := make(chan error, askers)
+	for range askers {
+		go func() {
+			_, _, err := q.Ask(context.Background(), "nope")
+			errs <- err
+		}()
+	}
+	var checks []*Check
+	for answered := 0; answered < askers; {
+		var ok bool
+		if checks, ok = q.Take(checks); !ok {
+			t.Fatal("Take reported a stop")
+		}
+		if len(checks) > MaxBatch {
+			t.Fatalf("a batch of %d checks, more than MaxBatch (%d)", len(checks), MaxBatch)
+		}
+		answered += len(checks)
+		Answer(checks, nil)
+	}
+	for range askers {
+		if err := <-errs; !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("Ask = %v, want ErrNotFound", err)
+		}
+	}
+}
