@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/sqlite"
 )
 
 // TestAuditCommand: `gatehouse audit` prints the events its flags select,
@@ -17,12 +15,7 @@ import (
 // `enable` are among them, by the command line.
 func TestAuditCommand(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "gh.db")
-	store, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store, path := openSQLite(t, "")
 	now := time.Now()
 	u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "dev", Subject: "1"}, now, gatehouse.EmailMatchNewAccount)
 	if err != nil {

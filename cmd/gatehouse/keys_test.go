@@ -10,7 +10,6 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/keys"
-	"github.com/gatehouse/gatehouse/sqlite"
 )
 
 // TestKeysCommand: list, rotate and revoke from the command line, with and
@@ -49,10 +48,7 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The audit log names the command line as the actor of both changes.
-	audit, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	audit, _ := openSQLite(t, path)
 	for _, typ := range []string{gatehouse.AuditKeyRotated, gatehouse.AuditKeyRevoked} {
 		page, err := audit.AuditEvents(ctx, gatehouse.AuditFilter{Type: typ})
 		if err != nil || len(page.Events) == 0 {
@@ -80,11 +76,7 @@ func TestKeysCommand(t *testing.T) {
 	if _, err := keysRun(env("GATEHOUSE_DATABASE_URL", path, "GATEHOUSE_ENCRYPTION_KEY", secret), "rotate"); err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store, _ := openSQLite(t, path)
 	stored, err := store.SigningKeys(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/pgtest"
+	"github.com/gatehouse/gatehouse/sqlite"
 )
 
 // migrateRun runs `gatehouse migrate args…` with the given environment
@@ -83,6 +84,21 @@ func TestMigrateBadFlag(t *testing.T) {
 	if err := run(context.Background(), []string{"migrate", "extra"}, env(), &out, &errOut); err == nil {
 		t.Fatal("migrate extra: no error")
 	}
+}
+
+// openSQLite opens the store at path (a new one in a temporary directory
+// if path is ""), closed when the test ends.
+func openSQLite(t *testing.T, path string) (*sqlite.Store, string) {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "gh.db")
+	}
+	store, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store, path
 }
 
 func execSQLite(t *testing.T, path, q string) {

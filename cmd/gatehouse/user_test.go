@@ -5,25 +5,18 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/sqlite"
 )
 
 // TestUserDisableEnable: the operator command disables a user, ending their
 // sessions, and enables them again.
 func TestUserDisableEnable(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "gh.db")
-	store, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store, path := openSQLite(t, "")
 	now := time.Now()
 	u, err := store.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "dev", Subject: "1"}, now, gatehouse.EmailMatchNewAccount)
 	if err != nil {
@@ -62,12 +55,7 @@ func TestUserDisableEnable(t *testing.T) {
 // before or after the arguments; --help on each command.
 func TestUserListShowDelete(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "gh.db")
-	store, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store, path := openSQLite(t, "")
 	now := time.Now()
 	var ids []string
 	for _, login := range []string{"ann", "bob", "Bea"} {
