@@ -90,7 +90,13 @@ func Connect(ctx context.Context, path string) (*Store, error) {
 	q.Set("_synchronous", "NORMAL")
 	dsn := "file:" + path + "?" + q.Encode()
 
-	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// The writer runs each transaction of a batch in a savepoint (batch.go).
+	// SQLite keeps what a savepoint needs to roll back in a sub-journal,
+	// a temporary file once it passes 64 KiB, which a batch's savepoints
+	// do: every page they touch was then written to disk a second time, on
+	// the one goroutine every write waits for. temp_store=memory keeps
+	// that file in memory; a batch is bounded (maxBatch), and so is it.
+	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=temp_store(memory)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}

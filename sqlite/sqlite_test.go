@@ -118,6 +118,18 @@ func TestJournalModeIsWAL(t *testing.T) {
 	}
 }
 
+// The writer keeps its savepoints' sub-journal in memory (Connect).
+func TestWriterTempStoreIsMemory(t *testing.T) {
+	s := openTest(t)
+	var store int
+	if err := s.write.QueryRow(`PRAGMA temp_store`).Scan(&store); err != nil {
+		t.Fatal(err)
+	}
+	if store != 2 {
+		t.Fatalf("the writer's temp_store = %d, want 2 (memory)", store)
+	}
+}
+
 func TestErrorsAreSentinels(t *testing.T) {
 	if err := wrap(sql.ErrNoRows); !errors.Is(err, gatehouse.ErrNotFound) {
 		t.Errorf("wrap(ErrNoRows) = %v, want ErrNotFound", err)

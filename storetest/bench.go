@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,6 +79,50 @@ func Bench(b *testing.B, open Open) {
 			for pb.Next() {
 				sub := fmt.Sprint(n.Add(1))
 				if _, err := s.UpsertIdentity(ctx, identity("github", sub, "user"+sub), t0, gatehouse.EmailMatchNewAccount); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	// Rotate is a refresh's write: 64 clients, each rotating its own
+	// session's token, as the load program's refresh scenario does.
+	b.Run("Rotate", func(b *testing.B) {
+		s := open(b)
+		u, err := s.UpsertIdentity(ctx, identity("github", "1", "octocat"), t0, gatehouse.EmailMatchNewAccount)
+		if err != nil {
+			b.Fatal(err)
+		}
+		const clients = 64
+		ids := make(chan string, clients)
+		for i := range clients {
+			id := fmt.Sprint("s", i)
+			sess := &gatehouse.Session{ID: id, UserID: u.ID, Secret: []byte("secret"), CurrentHash: "rt-" + id + "-0",
+				CreatedAt: t0, LastUsedAt: t0, IdleExpiresAt: t0.Add(time.Hour), ExpiresAt: t0.Add(time.Hour)}
+			if err := s.CreateSession(ctx, sess); err != nil {
+				b.Fatal(err)
+			}
+			ids <- id
+		}
+		b.ReportAllocs()
+		b.SetParallelism((clients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			id := <-ids
+			n := 0
+			for pb.Next() {
+				cur := fmt.Sprint("rt-", id, "-", n)
+				n++
+				next := fmt.Sprint("rt-", id, "-", n)
+				_, _, err := s.UpdateSessionByToken(ctx, cur, t0, func(sess *gatehouse.Session, _ *gatehouse.User, retired *time.Time) (*gatehouse.Session, error) {
+					if retired != nil {
+						return nil, fmt.Errorf("%s: retired token", cur)
+					}
+					sess.CurrentHash = next
+					sess.LastUsedAt = t0
+					return sess, nil
+				})
+				if err != nil {
 					b.Error(err)
 					return
 				}
