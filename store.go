@@ -216,6 +216,12 @@ type Store interface {
 	// from the database once the change is committed. If update returns
 	// an error, nothing is written and the error is returned. An unknown
 	// token is ErrNotFound.
+	//
+	// A store may call update more than once for one call (PostgreSQL's
+	// runs a refresh again on its own when the batch it was in failed, or
+	// after a deadlock): only the last call's session is stored, so update
+	// must have no effect beyond its result that a second call would
+	// repeat.
 	UpdateSessionByToken(ctx context.Context, tokenHash string, now time.Time,
 		update func(s *Session, u *User, retiredAt *time.Time) (*Session, error)) (*Session, *User, error)
 

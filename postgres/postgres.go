@@ -50,8 +50,9 @@ func defaultMaxConns() int32 { return max(DefaultMaxConns, 2*int32(runtime.NumCP
 
 // Store is a gatehouse.Store on a PostgreSQL database.
 type Store struct {
-	pool   *pgxpool.Pool
-	status *statusBatcher
+	pool      *pgxpool.Pool
+	status    *statusBatcher
+	rotations *rotationBatcher
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -99,12 +100,15 @@ func Connect(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: connecting: %w", wrap(err))
 	}
 	s.startStatusLoops()
+	s.startRotations()
 	return s, nil
 }
 
-// Close stops the session checks and closes every connection of the pool.
+// Close stops the session checks and the batched refreshes, and closes
+// every connection of the pool.
 func (s *Store) Close() error {
 	s.stopStatusLoops()
+	s.stopRotations()
 	s.pool.Close()
 	return nil
 }

@@ -103,6 +103,16 @@ func TestOutageAndRecovery(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// So do refreshes, batched (rotation.go) and then each on its own.
+	keep := func(sess *gatehouse.Session, _ *gatehouse.User, _ *time.Time) (*gatehouse.Session, error) { return sess, nil }
+	for range 4 {
+		wg.Go(func() {
+			if _, _, err := s.UpdateSessionByToken(ctx, "rt-s1", time.Now(), keep); !errors.Is(err, gatehouse.ErrUnavailable) {
+				t.Errorf("UpdateSessionByToken during the outage: %v, want ErrUnavailable", err)
+			}
+		})
+	}
+	wg.Wait()
 	if err := s.Ping(ctx); !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Errorf("Ping during the outage: %v, want ErrUnavailable", err)
 	}
@@ -125,6 +135,9 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 	if _, _, err := s.SessionStatus(ctx, "s1"); err != nil {
 		t.Fatalf("SessionStatus after the outage: %v", err)
+	}
+	if _, _, err := s.UpdateSessionByToken(ctx, "rt-s1", time.Now(), keep); err != nil {
+		t.Fatalf("UpdateSessionByToken after the outage: %v", err)
 	}
 }
 

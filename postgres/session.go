@@ -112,6 +112,10 @@ func scanSessionUser(row pgx.Row) (*gatehouse.Session, *gatehouse.User, error) {
 // the same statement; disabling the user revokes the session, which waits
 // for this row lock. A deadlock or serialization failure runs it again, up
 // to conflictRetries times.
+//
+// Refreshes of live tokens run in batches (rotation.go); a retired or
+// unknown token, or one whose batch failed, runs in a transaction of its
+// own (rotate).
 func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now time.Time,
 	update func(*gatehouse.Session, *gatehouse.User, *time.Time) (*gatehouse.Session, error)) (*gatehouse.Session, *gatehouse.User, error) {
 	if gatehouse.CheckText(tokenHash) != nil {
@@ -119,18 +123,19 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 	}
 	ctx, cancel := context.WithTimeout(ctx, OperationTimeout)
 	defer cancel()
-	var sess *gatehouse.Session
-	var u *gatehouse.User
-	var prune bool
-	err := s.pipelineTx(ctx, func(p *pipeline) error {
-		var err error
-		sess, u, prune, err = rotate(p, tokenHash, now, update)
-		return err
-	})
-	if err != nil {
-		return nil, nil, err
+	res := s.rotations.ask(ctx, tokenHash, now, update)
+	if res.alone {
+		res = rotationResult{}
+		res.err = s.pipelineTx(ctx, func(p *pipeline) error {
+			var err error
+			res.sess, res.user, res.prune, err = rotate(p, tokenHash, now, update)
+			return err
+		})
 	}
-	if prune {
+	if res.err != nil {
+		return nil, nil, res.err
+	}
+	if res.prune {
 		// Keep the newest KeptRetiredRefreshTokens, in the order they
 		// were retired: housekeeping after the commit, in a statement of
 		// its own. Its failure is not the refresh's (which is stored): it
@@ -138,9 +143,9 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 		// session's end to delete.
 		_, _ = s.pool.Exec(ctx, `DELETE FROM retired_refresh_tokens WHERE session_id = $1 AND seq <=
 			(SELECT seq FROM retired_refresh_tokens WHERE session_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`,
-			sess.ID, gatehouse.KeptRetiredRefreshTokens)
+			res.sess.ID, gatehouse.KeptRetiredRefreshTokens)
 	}
-	return sess, u, nil
+	return res.sess, res.user, nil
 }
 
 // rotationLock locks the session row a refresh reads.
@@ -185,41 +190,63 @@ func rotate(p *pipeline, tokenHash string, now time.Time,
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if err := gatehouse.CheckSession(next); err != nil {
+
+	var w rotationWrite
+	writes := &pgx.Batch{}
+	if err := w.queue(p.ctx, writes, prev, next, now); err != nil {
 		return nil, nil, false, err
 	}
-
-	rotated := next.CurrentHash != prev
-	var step int64
-	writes := &pgx.Batch{}
-	if rotated {
-		step = 1
-		writes.Queue(`INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ($1, $2, $3)`, prev, next.ID, toDB(now))
+	if err := p.send(writes, true, w.read); err != nil {
+		return nil, nil, false, err
 	}
-	writes.Queue(`UPDATE sessions SET current_hash = $1, last_used_at = $2, idle_expires_at = $3,
+	return next, u, w.prune(), nil
+}
+
+// rotationWrite is the writes of one refresh: the retired hash, the
+// session's update, and the audit events of its context.
+type rotationWrite struct {
+	rotated   bool
+	audits    int
+	rotations int64
+}
+
+// queue queues the writes that store next, whose hash was prev, into b.
+func (w *rotationWrite) queue(ctx context.Context, b *pgx.Batch, prev string, next *gatehouse.Session, now time.Time) error {
+	if err := gatehouse.CheckSession(next); err != nil {
+		return err
+	}
+	w.rotated = next.CurrentHash != prev
+	var step int64
+	if w.rotated {
+		step = 1
+		b.Queue(`INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ($1, $2, $3)`, prev, next.ID, toDB(now))
+	}
+	b.Queue(`UPDATE sessions SET current_hash = $1, last_used_at = $2, idle_expires_at = $3,
 		revoked_at = $4, revoke_reason = $5, rotations = rotations + $6 WHERE id = $7 RETURNING rotations`,
 		next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), nullTime(next.RevokedAt), next.RevokeReason,
 		step, next.ID)
-	audits, err := queueAudit(p.ctx, writes, next.UserID, next.ID)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	var rotations int64
-	err = p.send(writes, true, func(br pgx.BatchResults) error {
-		if rotated {
-			if err := execAll(br, 1); err != nil {
-				return err
-			}
+	var err error
+	w.audits, err = queueAudit(ctx, b, next.UserID, next.ID)
+	return err
+}
+
+// read reads the results of the writes queue queued, in order.
+func (w *rotationWrite) read(br pgx.BatchResults) error {
+	if w.rotated {
+		if err := execAll(br, 1); err != nil {
+			return err
 		}
-		if err := br.QueryRow().Scan(&rotations); err != nil {
-			return wrap(err)
-		}
-		return execAll(br, audits)
-	})
-	if err != nil {
-		return nil, nil, false, err
 	}
-	return next, u, rotated && rotations%gatehouse.RetiredPruneEvery == 0, nil
+	if err := br.QueryRow().Scan(&w.rotations); err != nil {
+		return wrap(err)
+	}
+	return execAll(br, w.audits)
+}
+
+// prune reports whether the session's retired tokens are due for their
+// prune, once the writes are committed.
+func (w *rotationWrite) prune() bool {
+	return w.rotated && w.rotations%gatehouse.RetiredPruneEvery == 0
 }
 
 // Sessions returns the user's sessions that are not revoked, newest first.

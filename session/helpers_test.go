@@ -31,6 +31,9 @@ type fault struct {
 	// abortAfterUpdate runs the next session update's rule and then aborts
 	// its transaction, as when a write after the rule fails.
 	abortAfterUpdate bool
+	// updateTwice calls every session update's rule once more than the
+	// store does, first, as a store whose batch failed calls it again.
+	updateTwice bool
 }
 
 var errInjected = fmt.Errorf("%w: injected outage", gatehouse.ErrUnavailable)
@@ -44,7 +47,8 @@ func (f *fault) set(fn func(f *fault)) {
 func (f *fault) get() fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return fault{writesDown: f.writesDown, readsDown: f.readsDown, lostAnswer: f.lostAnswer, abortAfterUpdate: f.abortAfterUpdate}
+	return fault{writesDown: f.writesDown, readsDown: f.readsDown, lostAnswer: f.lostAnswer, abortAfterUpdate: f.abortAfterUpdate,
+		updateTwice: f.updateTwice}
 }
 
 func (f *fault) UpdateSessionByToken(ctx context.Context, th string, now time.Time,
@@ -72,6 +76,14 @@ func (f *fault) UpdateSessionByToken(ctx context.Context, th string, now time.Ti
 			return nil, nil, errInjected
 		}
 		return nil, nil, err
+	case st.updateTwice:
+		return f.Store.UpdateSessionByToken(ctx, th, now, func(s *gatehouse.Session, u *gatehouse.User, at *time.Time) (*gatehouse.Session, error) {
+			first := *s
+			if _, err := update(&first, u, at); err != nil {
+				return nil, err
+			}
+			return update(s, u, at)
+		})
 	}
 	return f.Store.UpdateSessionByToken(ctx, th, now, update)
 }

@@ -104,6 +104,7 @@ func (m *Manager) refresh(ctx context.Context, raw, mustLeadTo string) (*Refresh
 	now := m.now()
 	var next string
 	var reuse *ReuseError
+	var counted bool
 	ctx = gatehouse.WithAuditFunc(ctx, func() []gatehouse.AuditEvent {
 		if reuse == nil {
 			return nil
@@ -143,11 +144,14 @@ func (m *Manager) refresh(ctx context.Context, raw, mustLeadTo string) (*Refresh
 		}
 		// Rotations count against the session's rate; answers within the
 		// grace window write no token and do not.
-		if retiredAt == nil {
+		// A store may call update again (gatehouse.Store says when); one
+		// refresh counts once.
+		if retiredAt == nil && !counted {
 			if ok, wait := m.refreshLimit.Allow(sess.ID, now); !ok {
 				next = ""
 				return nil, &gatehouse.Error{Code: gatehouse.ERateLimited, Message: "this session is refreshed too often; try again later", RetryAfter: wait}
 			}
+			counted = true
 		}
 		sess.CurrentHash = hash(next)
 		sess.LastUsedAt = now

@@ -276,6 +276,20 @@ func TestRefreshMalformed(t *testing.T) {
 	})
 }
 
+// TestRefreshCountsOnceWhenUpdatedTwice: a store may call the refresh's
+// rule twice (gatehouse.Store); the refresh still costs one rotation of
+// the session's rate.
+func TestRefreshCountsOnceWhenUpdatedTwice(t *testing.T) {
+	each(t, func(t *testing.T, s gatehouse.Store) {
+		f := newFixture(t, s, func(c *Config) { c.RefreshRate = ratelimit.Rate{N: 1, Per: time.Hour} })
+		f.fault.set(func(f *fault) { f.updateTwice = true })
+		_, rt := f.start(f.user("1"))
+		rt = f.refresh(rt).Token
+		_, err := f.m.Refresh(context.Background(), rt, "")
+		wantCode(t, err, gatehouse.ERateLimited)
+	})
+}
+
 // TestRefreshGraceAnswersAreNotLimited: many tabs refreshing with one token
 // at once cost one rotation of the session's rate.
 func TestRefreshGraceAnswersAreNotLimited(t *testing.T) {
