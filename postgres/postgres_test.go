@@ -104,7 +104,9 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 	wg.Wait()
 	// So do refreshes, batched (rotation.go) and then each on its own.
-	keep := func(sess *gatehouse.Session, _ *gatehouse.User, _ *time.Time) (*gatehouse.Session, error) { return sess, nil }
+	keep := func(sess *gatehouse.Session, _ *gatehouse.User, _ *time.Time) (*gatehouse.Session, error) {
+		return sess, nil
+	}
 	for range 4 {
 		wg.Go(func() {
 			if _, _, err := s.UpdateSessionByToken(ctx, "rt-s1", time.Now(), keep); !errors.Is(err, gatehouse.ErrUnavailable) {
