@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return fmt.Errorf("GATEHOUSE_ADDR: %w", err)
 		}
+		tuneGC(getenv)
 		return serve(ctx, cfg, ln, stderr)
 	case "migrate":
 		var dryRun bool
