@@ -150,33 +150,41 @@ func upsertIdentity(p *pipeline, ident *gatehouse.Identity, at time.Time, onEmai
 		return nil, matchErr
 	}
 
+	// The user's write returns the user, which the answer needs: no read
+	// after it.
 	writes := &pgx.Batch{}
 	if found {
 		q, args := identityUpdate(ident, at)
 		writes.Queue(q, args...)
 		writes.Queue(`UPDATE users SET login = $1, name = $2, company = $3, location = $4, email = $5, picture = $6,
-			email_verified = $7, updated_at = $8 WHERE id = $9`,
+			email_verified = $7, updated_at = $8 WHERE id = $9 RETURNING `+userReadColumns,
 			pr.Login, pr.Name, pr.Company, pr.Location, pr.Email, pr.Picture, pr.EmailVerified, at, userID)
 	} else {
 		userID = gatehouse.NewID(at)
-		writes.Queue(`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
+		writes.Queue(`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING `+userReadColumns,
 			userID, pr.Login, pr.Name, pr.Company, pr.Location, pr.Email, pr.Picture, pr.EmailVerified, at)
 		q, args := identityInsert(userID, ident, at)
 		writes.Queue(q, args...)
 	}
-	writes.Queue(userSelect+` WHERE id = $1`, userID)
 	audits, err := queueAudit(p.ctx, writes, userID, "")
 	if err != nil {
 		return nil, err
 	}
 	var u *gatehouse.User
 	err = p.send(writes, true, func(br pgx.BatchResults) error {
-		if err := execAll(br, 2); err != nil {
-			return err
+		if found {
+			if err := execAll(br, 1); err != nil {
+				return err
+			}
 		}
 		var err error
 		if u, err = scanUser(br.QueryRow()); err != nil {
 			return err
+		}
+		if !found {
+			if err := execAll(br, 1); err != nil {
+				return err
+			}
 		}
 		return execAll(br, audits)
 	})
