@@ -105,6 +105,11 @@ var rotationQueries = []string{
 	qRetire:        `INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES (?, ?, ?)`,
 	qUpdateSession: `UPDATE sessions SET current_hash = ?, last_used_at = ?, idle_expires_at = ?,
 		revoked_at = ?, revoke_reason = ?, rotations = rotations + ? WHERE id = ? RETURNING rotations`,
+	// A rotation that leaves the revocation as it is does not name its
+	// columns: SQLite rewrites the entry of every index on a column an
+	// UPDATE sets, changed or not (sessions_revoked_at here).
+	qUpdateLive: `UPDATE sessions SET current_hash = ?, last_used_at = ?, idle_expires_at = ?,
+		rotations = rotations + ? WHERE id = ? RETURNING rotations`,
 	// Keep the newest KeptRetiredRefreshTokens, by insertion order
 	// (rowid), which a fake clock cannot tie.
 	qPrune: `DELETE FROM retired_refresh_tokens WHERE session_id = ?1 AND rowid <=
@@ -117,6 +122,7 @@ const (
 	qSessionByID
 	qRetire
 	qUpdateSession
+	qUpdateLive
 	qPrune
 )
 
@@ -151,7 +157,7 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 		if err != nil {
 			return err
 		}
-		prev := old.CurrentHash
+		prev, prevRevoked, prevReason := old.CurrentHash, old.RevokedAt, old.RevokeReason
 		next, err := update(old, u, retiredAt)
 		if err != nil {
 			return err
@@ -167,8 +173,14 @@ func (s *Store) UpdateSessionByToken(ctx context.Context, tokenHash string, now 
 				return err
 			}
 		}
-		if err := query(qUpdateSession, next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), toNullDB(next.RevokedAt), next.RevokeReason,
-			step, next.ID).Scan(&rotations); err != nil {
+		var row *sql.Row
+		if next.RevokedAt == prevRevoked && next.RevokeReason == prevReason {
+			row = query(qUpdateLive, next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), step, next.ID)
+		} else {
+			row = query(qUpdateSession, next.CurrentHash, toDB(next.LastUsedAt), toDB(next.IdleExpiresAt), toNullDB(next.RevokedAt), next.RevokeReason,
+				step, next.ID)
+		}
+		if err := row.Scan(&rotations); err != nil {
 			return wrap(err)
 		}
 		if rotated && rotations%gatehouse.RetiredPruneEvery == 0 {
