@@ -93,15 +93,7 @@ func (b *rotationBatcher) ask(ctx context.Context, tokenHash string, now time.Ti
 func (s *Store) rotationLoop() {
 	b := s.rotations
 	defer close(b.done)
-	reqs := make([]*rotationRequest, 0, rotationBatch)
-	for {
-		var ok bool
-		if reqs, ok = batch.Take(b.reqs, b.stop, reqs); !ok {
-			return
-		}
-		s.rotateBatch(reqs)
-		clear(reqs)
-	}
+	batch.Run(b.reqs, b.stop, rotationBatch, s.rotateBatch)
 }
 
 // rotateBatch runs reqs in one transaction and answers each of them. Not a

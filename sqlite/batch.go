@@ -59,15 +59,7 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, *wtx) error) er
 // writer runs the write transactions, in batches, until the store closes.
 func (s *Store) writer() {
 	defer close(s.writerDone)
-	reqs := make([]*txRequest, 0, maxBatch)
-	for {
-		var ok bool
-		if reqs, ok = batch.Take(s.txs, s.stop, reqs); !ok {
-			return
-		}
-		s.runBatch(reqs)
-		clear(reqs)
-	}
+	batch.Run(s.txs, s.stop, maxBatch, s.runBatch)
 }
 
 // maxWriteStmts bounds the writer's prepared statements: the queries of

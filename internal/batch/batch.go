@@ -29,3 +29,18 @@ func Take[T any](ch <-chan T, stop <-chan struct{}, buf []T) ([]T, bool) {
 	}
 	return buf, true
 }
+
+// Run takes batches of up to max items from ch, as Take does, and calls run
+// with each, until stop closes. run's slice is reused for the next batch,
+// its items cleared.
+func Run[T any](ch <-chan T, stop <-chan struct{}, max int, run func([]T)) {
+	buf := make([]T, 0, max)
+	for {
+		var ok bool
+		if buf, ok = Take(ch, stop, buf); !ok {
+			return
+		}
+		run(buf)
+		clear(buf)
+	}
+}

@@ -59,3 +59,35 @@ func TestTakeStops(t *testing.T) {
 		t.Fatalf("Take after stop = %v, %v; want nothing, false", b, ok)
 	}
 }
+
+// TestRun: every item reaches run once, in batches of at most max, and Run
+// returns when stop closes.
+func TestRun(t *testing.T) {
+	ch := make(chan int, 10) // buffered here only to have items waiting for sure
+	for i := range 10 {
+		ch <- i
+	}
+	stop := make(chan struct{})
+	var got []int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Run(ch, stop, 4, func(b []int) {
+			if len(b) == 0 || len(b) > 4 {
+				t.Errorf("batch of %d items, want 1 to 4", len(b))
+			}
+			got = append(got, b...)
+			if len(got) == 10 {
+				close(stop)
+			}
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after stop")
+	}
+	if !slices.Equal(got, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+		t.Errorf("ran %v, want each item once, in order", got)
+	}
+}
