@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,5 +198,60 @@ func TestRotationAfterClose(t *testing.T) {
 	_, _, err := s.UpdateSessionByToken(context.Background(), "h1", rotT0, rotateTo("h1b", new(int)))
 	if !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Errorf("UpdateSessionByToken after Close: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestRotationTwoNodes: two stores on one database, as two nodes, each
+// batching its refreshes, all refreshing the same tokens at once. Each
+// token is rotated exactly once, whichever node's batch gets it; every
+// other refresh of it finds it retired, on either node.
+func TestRotationTwoNodes(t *testing.T) {
+	url := pgtest.Schema(t)
+	a, b := openAt(t, url), openAt(t, url)
+	ctx := context.Background()
+	login := "octocat"
+	u, err := a.UpsertIdentity(ctx, &gatehouse.Identity{Provider: "github", Subject: "1", Profile: gatehouse.Profile{Login: &login}}, rotT0, gatehouse.EmailMatchNewAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sessions, perNode = 8, 10
+	for i := range sessions {
+		id := fmt.Sprint("s", i)
+		if err := a.CreateSession(ctx, &gatehouse.Session{ID: id, UserID: u.ID, Secret: []byte("secret"), CurrentHash: "h-" + id,
+			CreatedAt: rotT0, LastUsedAt: rotT0, IdleExpiresAt: rotT0.Add(time.Hour), ExpiresAt: rotT0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	begin := make(chan struct{})
+	for _, node := range []*Store{a, b} {
+		for i := range sessions {
+			hash := fmt.Sprint("h-s", i)
+			for range perNode {
+				wg.Go(func() {
+					<-begin
+					_, _, err := node.UpdateSessionByToken(ctx, hash, rotT0.Add(time.Minute), func(s *gatehouse.Session, _ *gatehouse.User, retired *time.Time) (*gatehouse.Session, error) {
+						if retired == nil {
+							s.CurrentHash = hash + "-next"
+						}
+						return s, nil // a retired token rotates nothing
+					})
+					if err != nil {
+						t.Errorf("refresh of %s: %v", hash, err)
+					}
+				})
+			}
+		}
+	}
+	close(begin)
+	wg.Wait()
+	for i := range sessions {
+		id := fmt.Sprint("s", i)
+		if h := currentHash(t, a, id); h != "h-"+id+"-next" {
+			t.Errorf("%s's hash = %q, want it rotated once", id, h)
+		}
+		if n := count(t, a, `SELECT count(*) FROM retired_refresh_tokens WHERE session_id = $1`, id); n != 1 {
+			t.Errorf("%s has %d retired tokens, want 1", id, n)
+		}
 	}
 }
