@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"math"
 	"os"
@@ -101,8 +103,24 @@ func checkSeed(t *testing.T, db string) {
 	}
 	defer store.Close()
 	const n = 450 // more than one INSERT of seedRowsPerInsert, and a remainder
-	if err := seed(ctx, db, n); err != nil {
+	tokens, err := seed(ctx, db, n, 8)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The kept refresh tokens are live tokens of 8 different sessions, a
+	// 56th of the seed apart.
+	if len(tokens) != 8 {
+		t.Fatalf("kept %d refresh tokens, want 8", len(tokens))
+	}
+	seen := map[string]bool{}
+	for _, raw := range tokens {
+		id, _, _ := strings.Cut(raw, ".")
+		sess, _, err := store.SessionUser(ctx, id)
+		sum := sha256.Sum256([]byte(raw))
+		if err != nil || sess.CurrentHash != base64.RawURLEncoding.EncodeToString(sum[:]) || seen[id] {
+			t.Errorf("kept token of session %s: %v; want the live token of a session of its own", id, err)
+		}
+		seen[id] = true
 	}
 	now := time.Now()
 	counts, err := store.(gatehouse.Counter).Count(ctx, now)

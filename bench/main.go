@@ -219,10 +219,17 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 	}
 	store.Close()
 	var seedTime time.Duration
+	// With a seed, the refresh clients rotate seeded sessions, spread
+	// through the tables as a server's live sessions are (see seedKept).
+	var seeded []string
 	if o.seed > 0 {
 		say("seeding %d users, identities and sessions", o.seed)
 		t0 := time.Now()
-		if err := seed(ctx, db, o.seed); err != nil {
+		keep := 0
+		if o.only["refresh"] {
+			keep = o.clients
+		}
+		if seeded, err = seed(ctx, db, o.seed, keep); err != nil {
 			return nil, err
 		}
 		seedTime = time.Since(t0)
@@ -310,7 +317,15 @@ func run(ctx context.Context, args []string, out, progress io.Writer) (*report, 
 		scenario(loginLoad(ctx, "login ("+dbName+")", b.pid(), b.base, o.clients, o.warmup, o.duration))
 	}
 	if o.only["refresh"] && ctx.Err() == nil {
-		scenario(refreshLoad(ctx, "refresh ("+dbName+")", b.pid(), b.addr, sessions[:o.clients], o.warmup, o.duration))
+		clients := sessions[:o.clients]
+		if len(seeded) == o.clients {
+			say("refresh: %d seeded sessions, spread through the tables", len(seeded))
+			clients = make([]*session, len(seeded))
+			for i, raw := range seeded {
+				clients[i] = &session{refresh: raw}
+			}
+		}
+		scenario(refreshLoad(ctx, "refresh ("+dbName+")", b.pid(), b.addr, clients, o.warmup, o.duration))
 	}
 	if o.soak > 0 && ctx.Err() == nil {
 		say("soak: GET /me at %d connections for %s", soakConns, o.soak)
@@ -605,7 +620,7 @@ func seedMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	store.Close()
 	t0 := time.Now()
-	if err := seed(ctx, *db, *n); err != nil {
+	if _, err := seed(ctx, *db, *n, 0); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "seeded %d users, identities and sessions in %s\n", *n, time.Since(t0).Round(100*time.Millisecond))

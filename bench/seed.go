@@ -60,9 +60,9 @@ func (s *seeder) user(i int) seedUser {
 		email: login + "@seed.example", subject: strconv.Itoa(10_000_000 + i), created: created}
 }
 
-// seedSession is the session of user i.
+// seedSession is the session of user i; raw is its refresh token.
 type seedSession struct {
-	id, hash, ip                            string
+	id, hash, raw, ip                       string
 	secret                                  []byte
 	created, lastUsed, idleExpires, expires time.Time
 }
@@ -82,9 +82,31 @@ func (s *seeder) session(i int) seedSession {
 	var tok [32]byte
 	s.fill(tok[:])
 	s.fill(r.secret)
-	sum := sha256.Sum256([]byte(r.id + "." + base64.RawURLEncoding.EncodeToString(tok[:])))
+	r.raw = r.id + "." + base64.RawURLEncoding.EncodeToString(tok[:])
+	sum := sha256.Sum256([]byte(r.raw))
 	r.hash = base64.RawURLEncoding.EncodeToString(sum[:])
 	return r
+}
+
+// seedKept collects the refresh tokens of k sessions of a seed of n, spread
+// evenly through it, for the refresh scenario: the sessions a server
+// refreshes in real use lie all through its tables, not together at their
+// end as the sessions of fresh logins do. Used by one goroutine.
+type seedKept struct {
+	every, k int
+	tokens   []string
+}
+
+func newSeedKept(n, k int) *seedKept {
+	k = min(k, n)
+	return &seedKept{every: max(1, n/max(k, 1)), k: k}
+}
+
+// offer keeps the token of session i if it is one of those chosen.
+func (s *seedKept) offer(i int, ss seedSession) {
+	if len(s.tokens) < s.k && i%s.every == s.every/2 {
+		s.tokens = append(s.tokens, ss.raw)
+	}
 }
 
 func (s *seeder) fill(b []byte) {
@@ -98,15 +120,23 @@ func (s *seeder) fill(b []byte) {
 }
 
 // seed puts n users, identities and sessions in the database db (an SQLite
-// file or a PostgreSQL URL), whose schema is migrated.
-func seed(ctx context.Context, db string, n int) error {
+// file or a PostgreSQL URL), whose schema is migrated, and returns the
+// refresh tokens of keep of the sessions, spread evenly through them.
+func seed(ctx context.Context, db string, n, keep int) ([]string, error) {
 	if n <= 0 {
-		return nil
+		return nil, nil
 	}
+	kept := newSeedKept(n, keep)
+	var err error
 	if isPostgres(db) {
-		return seedPostgres(ctx, db, n)
+		err = seedPostgres(ctx, db, n, kept)
+	} else {
+		err = seedSQLite(ctx, db, n, kept)
 	}
-	return seedSQLite(ctx, db, n)
+	if err != nil {
+		return nil, err
+	}
+	return kept.tokens, nil
 }
 
 // seedRowsPerInsert is how many rows one INSERT statement writes on SQLite:
@@ -136,7 +166,7 @@ func insertSQL(table, columns string) func(rows int) string {
 // seedRowsPerTx rows, with prepared multi-row INSERTs; the rows are made on
 // another goroutine (and core) meanwhile. Durability is off for the
 // seeding connection only: a crash would leave a database to throw away.
-func seedSQLite(ctx context.Context, path string, n int) error {
+func seedSQLite(ctx context.Context, path string, n int, kept *seedKept) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the goroutine making rows if writing fails
 	db, err := sql.Open("sqlite", "file:"+path)
@@ -161,6 +191,7 @@ func seedSQLite(ctx context.Context, path string, n int) error {
 				var args [3][]any
 				for i := b; i < min(b+seedRowsPerInsert, n); i++ {
 					u, ss := s.user(i), s.session(i)
+					kept.offer(i, ss)
 					c := u.created.UnixMicro()
 					args[0] = append(args[0], u.id, u.login, u.name, nil, nil, u.email, nil, 1, c, c)
 					args[1] = append(args[1], seedProvider, u.subject, u.id, u.login, u.email, 1, u.email, c, c)
@@ -221,7 +252,7 @@ func seedTx(ctx context.Context, db *sql.DB, batches [][3][]any) error {
 
 // seedPostgres copies the rows in with COPY: users first, then identities
 // and sessions, which refer to them, at the same time on two connections.
-func seedPostgres(ctx context.Context, dsn string, n int) error {
+func seedPostgres(ctx context.Context, dsn string, n int, kept *seedKept) error {
 	now := time.Now()
 	// The users' ids, which all three tables need; the other columns are
 	// made again for each table, from the user's number.
@@ -278,6 +309,7 @@ func seedPostgres(ctx context.Context, dsn string, n int) error {
 			"idle_expires_at", "expires_at", "user_agent", "ip"},
 			func(i int) []any {
 				ss := s.session(i)
+				kept.offer(i, ss)
 				return []any{ss.id, ids[i], ss.secret, ss.hash, ss.created, ss.lastUsed, ss.idleExpires, ss.expires,
 					seedUserAgent, ss.ip}
 			})
