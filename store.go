@@ -221,7 +221,8 @@ type Store interface {
 	// runs a refresh again on its own when the batch it was in failed, or
 	// after a deadlock): only the last call's session is stored, so update
 	// must have no effect beyond its result that a second call would
-	// repeat.
+	// repeat. update runs while the store holds its writer (SQLite) or a
+	// batch of refreshes (PostgreSQL): it must not call the store.
 	UpdateSessionByToken(ctx context.Context, tokenHash string, now time.Time,
 		update func(s *Session, u *User, retiredAt *time.Time) (*Session, error)) (*Session, *User, error)
 
