@@ -90,9 +90,11 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 				}
 			}
 			userID = gatehouse.NewID(now)
-			if _, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				userID, p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at, at); err != nil {
-				return wrap(err)
+			// The user's write returns the user, which the answer needs.
+			if u, err = scanUser(tx.QueryRow(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				RETURNING `+userReadColumns,
+				userID, p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at, at)); err != nil {
+				return err
 			}
 			if err := insertIdentity(ctx, tx, userID, ident, at); err != nil {
 				return err
@@ -103,14 +105,11 @@ func (s *Store) UpsertIdentity(ctx context.Context, ident *gatehouse.Identity, n
 			if err := updateIdentity(ctx, tx, ident, at); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE users SET login = ?, name = ?, company = ?, location = ?, email = ?, picture = ?,
-				email_verified = ?, updated_at = ? WHERE id = ?`,
-				p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at, userID); err != nil {
-				return wrap(err)
+			if u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET login = ?, name = ?, company = ?, location = ?, email = ?, picture = ?,
+				email_verified = ?, updated_at = ? WHERE id = ? RETURNING `+userReadColumns,
+				p.Login, p.Name, p.Company, p.Location, p.Email, p.Picture, p.EmailVerified, at, userID)); err != nil {
+				return err
 			}
-		}
-		if u, err = scanUser(tx.QueryRow(ctx, userSelect+` WHERE id = ?`, userID)); err != nil {
-			return err
 		}
 		return writeAudit(ctx, tx, userID, "")
 	})
