@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/jackc/pgx/v5"
@@ -16,10 +15,10 @@ import (
 // of one batch needs neither: the statements a batch sends before its Sync
 // message run in one implicit transaction, committed at the Sync and rolled
 // back whole by an error (PostgreSQL's extended query protocol), which
-// spares the server two statements. A login's
-// writes take two or three round trips this way instead of eight to ten;
-// on a loaded machine each round trip costs both processes a wake-up and
-// the kernel's loopback, which were most of a login's time on PostgreSQL.
+// spares the server two statements. A login's writes take two or three
+// round trips this way instead of eight to ten; on a loaded machine each
+// round trip costs both processes a wake-up and the kernel's loopback,
+// which were most of a login's time on PostgreSQL.
 type pipeline struct {
 	ctx       context.Context
 	c         *pgxpool.Conn
@@ -32,14 +31,7 @@ type pipeline struct {
 // serialization failure runs fn again, up to conflictRetries times, as tx
 // does.
 func (s *Store) pipelineTx(ctx context.Context, fn func(p *pipeline) error) error {
-	var err error
-	for range conflictRetries {
-		err = s.pipelineTx1(ctx, fn)
-		if !retryable(err) {
-			return err
-		}
-	}
-	return err
+	return retryTx(func() error { return s.pipelineTx1(ctx, fn) })
 }
 
 func (s *Store) pipelineTx1(ctx context.Context, fn func(p *pipeline) error) error {
@@ -51,10 +43,9 @@ func (s *Store) pipelineTx1(ctx context.Context, fn func(p *pipeline) error) err
 	p := &pipeline{ctx: ctx, c: c}
 	err = fn(p)
 	if p.begun && !p.committed {
-		// After a failure the transaction must end even if ctx is done,
-		// but not hang on a dead connection. (pgxpool also closes a
-		// connection released inside a transaction.)
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		// (pgxpool also closes a connection released inside a
+		// transaction.)
+		rctx, cancel := rollbackContext(ctx)
 		defer cancel()
 		c.Exec(rctx, `ROLLBACK`)
 	}

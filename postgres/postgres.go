@@ -123,14 +123,30 @@ func (s *Store) Ping(ctx context.Context) error {
 // tx runs fn in a transaction, committing if it returns nil. A deadlock or
 // serialization failure runs fn again, up to conflictRetries times.
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return retryTx(func() error { return s.tx1(ctx, fn) })
+}
+
+// retryTx runs run, and again after a deadlock or serialization failure,
+// up to conflictRetries times in all.
+func retryTx(run func() error) error {
 	var err error
 	for range conflictRetries {
-		err = s.tx1(ctx, fn)
-		if !retryable(err) {
+		if err = run(); !retryable(err) {
 			return err
 		}
 	}
 	return err
+}
+
+// rollbackTimeout bounds the ROLLBACK after a failed transaction: it must
+// run even if the caller's context is done, but not hang on a dead
+// connection.
+const rollbackTimeout = 5 * time.Second
+
+// rollbackContext is the context of such a ROLLBACK: ctx's values, without
+// its cancellation, for rollbackTimeout.
+func rollbackContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 }
 
 func (s *Store) tx1(ctx context.Context, fn func(pgx.Tx) error) error {
@@ -139,9 +155,8 @@ func (s *Store) tx1(ctx context.Context, fn func(pgx.Tx) error) error {
 		return wrap(err)
 	}
 	defer func() {
-		// After a commit this does nothing. After a failure it must run
-		// even if ctx is done, but not hang on a dead connection.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		// After a commit this does nothing.
+		rctx, cancel := rollbackContext(ctx)
 		defer cancel()
 		tx.Rollback(rctx)
 	}()
